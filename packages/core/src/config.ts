@@ -1,0 +1,186 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { CaptionerError } from './errors.js';
+
+/**
+ * The whole pipeline's configuration: one file per configuration (pipelines/configs/<name>.json),
+ * one section per stage. Every section is strict (unknown keys are errors) and fully defaulted, so
+ * `{}` is a valid file. String values may use `${VAR}` or `${VAR:-default}` to read the environment.
+ */
+const ratio = z.number().min(0).max(1);
+
+export const datasetSchema = z
+  .object({
+    /** Folder with `Images/` (or `Flicker8k_Dataset/`) and `captions.txt` (or `Flickr8k.token.txt`). */
+    dir: z.string().min(1).default('data/sample'),
+    layout: z.enum(['auto', 'kaggle', 'original']).default('auto'),
+  })
+  .strict();
+
+export const ingestSchema = z
+  .object({
+    /** Use Flickr_8k.{train,dev,test}Images.txt when present. */
+    officialSplit: z.boolean().default(true),
+    seed: z.number().int().default(31),
+    ratios: z
+      .object({ train: ratio.default(0.8), val: ratio.default(0.1), test: ratio.default(0.1) })
+      .strict()
+      .default({ train: 0.8, val: 0.1, test: 0.1 })
+      .refine((r) => Math.abs(r.train + r.val + r.test - 1) < 1e-9, { message: 'train + val + test must sum to 1' }),
+  })
+  .strict();
+
+export const textCleanSchema = z.object({}).strict();
+
+export const tokenizeSchema = z
+  .object({
+    /** Keras `num_words`: ids >= numWords map to <unk>. */
+    numWords: z.number().int().min(3).default(5000),
+    /** Alternative vocabulary rule: keep words seen at least this often (null = off). */
+    minCount: z.number().int().min(1).nullable().default(null),
+    /** Cap on the padded length (null = longest training caption). */
+    maxLength: z.number().int().min(3).nullable().default(null),
+  })
+  .strict();
+
+export const featurizeSchema = z
+  .object({
+    /** `mixed10`: 8x8x2048 (tutorial); `mixed5`: 17x17x768 average-pooled 2x2 to 8x8x768. */
+    layer: z.enum(['mixed10', 'mixed5']).default('mixed10'),
+    /** Pixel scaling fed to the network: Keras InceptionV3 uses [-1,1]; nsfwjs was trained on [0,1]. */
+    scaling: z.enum(['-1,1', '0,1']).default('0,1'),
+    dtype: z.enum(['float16', 'float32']).default('float16'),
+    batchSize: z.number().int().min(1).default(8),
+    /** Inference engine: onnx (onnxruntime-node), tfjs (current TF.js backend) or auto. */
+    engine: z.enum(['auto', 'onnx', 'tfjs']).default('auto'),
+    /** A TF.js layers model folder instead of the bundled nsfwjs InceptionV3 (null = bundled). */
+    weights: z.string().nullable().default(null),
+    imagesPerShard: z.number().int().min(1).default(1024),
+  })
+  .strict();
+
+export const modelSchema = z
+  .object({
+    embeddingDim: z.number().int().min(1).default(256),
+    units: z.number().int().min(1).default(512),
+    attentionUnits: z.number().int().min(1).default(512),
+  })
+  .strict();
+
+export const trainSchema = z
+  .object({
+    epochs: z.number().int().min(1).default(20),
+    batchSize: z.number().int().min(1).default(64),
+    learningRate: z.number().positive().default(1e-3),
+    seed: z.number().int().default(31),
+    /** Early stopping: epochs without validation-loss improvement (0 = off). */
+    patience: z.number().int().min(0).default(3),
+    /** Clip gradients by global norm (0 = off). */
+    clipNorm: z.number().min(0).default(5),
+    /** Doubly stochastic attention penalty lambda (Xu et al. 2015, eq. 14); 0 = off. */
+    attentionPenalty: z.number().min(0).default(0),
+    /** Largest micro-batch (rows x steps must stay under the wasm 4 GiB cap). */
+    microBatch: z.number().int().min(1).default(64),
+    keepLast: z.number().int().min(1).default(2),
+    /** Feature-cache budget in MiB for streaming shards. */
+    memoryBudgetMB: z.number().int().min(64).default(4096),
+    /** Train on at most this many images (null = all); for quick runs. */
+    maxImages: z.number().int().min(1).nullable().default(null),
+  })
+  .strict();
+
+export const evaluateSchema = z
+  .object({
+    split: z.enum(['train', 'val', 'test']).default('test'),
+    beam: z.number().int().min(1).default(3),
+    maxLength: z.number().int().min(2).nullable().default(null),
+    /** Evaluate at most this many images (null = the whole split). */
+    limit: z.number().int().min(1).nullable().default(null),
+  })
+  .strict();
+
+export const vizSchema = z
+  .object({
+    seed: z.number().int().default(31),
+    /** Images shown as cards in the HTML report. */
+    reportImages: z.number().int().min(1).default(24),
+  })
+  .strict();
+
+export const pipelineConfigSchema = z
+  .object({
+    /** Where stage outputs go (`<stagesDir>/<stage>/`), relative to the workspace root. */
+    stagesDir: z.string().default('data/stages'),
+    /** TF.js backend: auto picks tensorflow (tfjs-node[-gpu]) > wasm > cpu. */
+    backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+    dataset: datasetSchema.default(datasetSchema.parse({})),
+    ingest: ingestSchema.default(ingestSchema.parse({})),
+    textClean: textCleanSchema.default({}),
+    tokenize: tokenizeSchema.default(tokenizeSchema.parse({})),
+    featurize: featurizeSchema.default(featurizeSchema.parse({})),
+    model: modelSchema.default(modelSchema.parse({})),
+    train: trainSchema.default(trainSchema.parse({})),
+    evaluate: evaluateSchema.default(evaluateSchema.parse({})),
+    viz: vizSchema.default(vizSchema.parse({})),
+  })
+  .strict();
+
+export type PipelineConfig = z.infer<typeof pipelineConfigSchema>;
+export type IngestConfig = PipelineConfig['ingest'];
+export type TokenizeConfig = PipelineConfig['tokenize'];
+export type FeaturizeConfig = PipelineConfig['featurize'];
+export type ModelConfig = PipelineConfig['model'];
+export type TrainConfig = PipelineConfig['train'];
+export type EvaluateConfig = PipelineConfig['evaluate'];
+export type VizConfig = PipelineConfig['viz'];
+
+/** `${VAR}` / `${VAR:-default}` in every string value. */
+export function expandEnv(value: unknown, env: NodeJS.ProcessEnv = process.env): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback?: string) => {
+      const v = env[name];
+      return v !== undefined && v !== '' ? v : (fallback ?? '');
+    });
+  }
+  if (Array.isArray(value)) return value.map((v) => expandEnv(v, env));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandEnv(v, env)]));
+  }
+  return value;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return !!v && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Deep merge for command-line overrides (`--train.epochs 3`): objects merge, everything else replaces. */
+export function deepMerge(base: unknown, over: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? base : over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = deepMerge(base[k], v);
+  return out;
+}
+
+/** Validates raw config data; errors name the source and each offending field. */
+export function parseConfig(raw: unknown, source = 'config', env: NodeJS.ProcessEnv = process.env): PipelineConfig {
+  const result = pipelineConfigSchema.safeParse(expandEnv(raw, env));
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(top level)'}: ${i.message}`);
+    throw new CaptionerError(`${source}: invalid configuration\n${lines.join('\n')}`);
+  }
+  return result.data;
+}
+
+/** Loads and validates a configuration file, applying overrides (already-nested objects) on top. */
+export function loadConfig(path: string | undefined, overrides: Record<string, unknown> = {}): PipelineConfig {
+  let raw: unknown = {};
+  if (path) {
+    if (!existsSync(path)) throw new CaptionerError(`config file not found: ${path}`);
+    try {
+      raw = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (err) {
+      throw new CaptionerError(`${path}: not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  return parseConfig(deepMerge(raw, overrides), path ?? 'config');
+}

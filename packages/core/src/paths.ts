@@ -1,0 +1,28 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+
+/** The workspace root: nearest ancestor with nx.json (or CAPTIONER_ROOT). */
+export function workspaceRoot(start = process.cwd()): string {
+  if (process.env.CAPTIONER_ROOT) return resolve(process.env.CAPTIONER_ROOT);
+  let dir = resolve(start);
+  for (;;) {
+    if (existsSync(join(dir, 'nx.json'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return resolve(start);
+    dir = parent;
+  }
+}
+
+/** Resolves a config path against the workspace root (absolute paths pass through). */
+export function fromRoot(path: string, root = workspaceRoot()): string {
+  return isAbsolute(path) ? path : join(root, path);
+}
+
+/** Where a stage writes: `<dataDir>/stages/<stage>/`. */
+export function stageDir(stagesDir: string, stage: string): string {
+  return join(stagesDir, stage);
+}
+
+export function readJson<T = unknown>(path: string): T {
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
