@@ -22,6 +22,8 @@ export const ingestSchema = z
     /** Use Flickr_8k.{train,dev,test}Images.txt when present. */
     officialSplit: z.boolean().default(true),
     seed: z.number().int().default(31),
+    /** Drop a caption identical to one already seen for the same image (Flickr8k has 10 genuine ones). */
+    dropRepeatedCaptions: z.boolean().default(false),
     ratios: z
       .object({ train: ratio.default(0.8), val: ratio.default(0.1), test: ratio.default(0.1) })
       .strict()
@@ -56,6 +58,13 @@ export const featurizeSchema = z
     /** A TF.js layers model folder instead of the bundled nsfwjs InceptionV3 (null = bundled). */
     weights: z.string().nullable().default(null),
     imagesPerShard: z.number().int().min(1).default(1024),
+    /** Shard file size cap in MiB (whichever of imagesPerShard / shardMaxMiB is hit first); files must stay < 1 GiB. */
+    shardMaxMiB: z.number().int().min(1).max(1023).default(1000),
+    /**
+     * Bilinear resize grid: false = TF.js `tf.image.resizeBilinear` default (src = dst * in/out);
+     * true = TF2 Python `tf.image.resize` (half-pixel centres). Part of the settings hash.
+     */
+    halfPixelCenters: z.boolean().default(false),
   })
   .strict();
 
@@ -86,6 +95,10 @@ export const trainSchema = z
     memoryBudgetMB: z.number().int().min(64).default(4096),
     /** Train on at most this many images (null = all); for quick runs. */
     maxImages: z.number().int().min(1).nullable().default(null),
+    /** Validate on at most this many images (null = all, or the maxImages fraction of val when maxImages is set). */
+    maxValImages: z.number().int().min(1).nullable().default(null),
+    /** Length bucketing: rows are shuffled, then sorted by caption length within chunks of this many batches. */
+    bucketChunk: z.number().int().min(1).default(16),
   })
   .strict();
 
@@ -104,6 +117,18 @@ export const vizSchema = z
     seed: z.number().int().default(31),
     /** Images shown as cards in the HTML report. */
     reportImages: z.number().int().min(1).default(24),
+    /** Images in the dataset-sample figure (laid out 3 per row). */
+    sampleImages: z.number().int().min(1).max(30).default(6),
+    /** Evaluated images that get side-by-side and per-word attention PNGs (seeded pick unless exampleImages is set). */
+    examples: z.number().int().min(0).default(3),
+    /** Image file names to use as examples instead of a seeded pick. */
+    exampleImages: z.array(z.string().min(1)).default([]),
+    /** Decoding method shown in the PNG figures (null = beam when present, else the first method). */
+    method: z.string().min(1).nullable().default(null),
+    /** Perceptual colormap for attention heatmaps. */
+    colormap: z.enum(['viridis', 'magma', 'inferno', 'plasma', 'cividis']).default('viridis'),
+    /** Opacity of the heatmap over the image. */
+    overlayAlpha: ratio.default(0.6),
   })
   .strict();
 

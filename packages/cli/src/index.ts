@@ -1,0 +1,2 @@
+// The CLI package's public surface is its binary (`captioner`); see src/main.ts.
+export {};

@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { ingestCommand } from '@captioner/ingest';
+import { textCleanCommand } from '@captioner/text-clean';
+import { tokenizeCommand } from '@captioner/tokenize';
+
+/**
+ * `captioner <stage> [flags]`: one CLI for every stage; Nx targets call it too.
+ * Exits explicitly: TF.js wasm pthread workers would otherwise keep the process alive.
+ */
+export async function main(argv = hideBin(process.argv)): Promise<void> {
+  await yargs(argv)
+    .scriptName('captioner')
+    .command(ingestCommand)
+    .command(textCleanCommand)
+    .command(tokenizeCommand)
+    .demandCommand(1, 'name a stage (see the list above)')
+    .strictCommands()
+    .recommendCommands()
+    .help()
+    .wrap(Math.min(110, process.stdout.columns || 110))
+    .fail((msg, err, y) => {
+      if (err) throw err;
+      process.stderr.write(`${y.help()}\n\n${msg}\n`);
+      process.exit(2);
+    })
+    .parseAsync();
+}
+
+main().then(
+  () => process.exit(process.exitCode ?? 0),
+  (err) => {
+    process.stderr.write(`${err?.stack ?? err}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,40 @@
+/**
+ * Engine selection. `auto` = onnxruntime-node when its native binding loads on this platform
+ * (several times faster than tfjs-wasm on CPU), else TF.js on the current backend.
+ */
+import { log } from '@captioner/core';
+import type { FeatureExtractor, FeatureExtractorOptions } from '../extractor.js';
+import { createOnnxExtractor, loadOnnxRuntime, type OnnxExtractorOptions } from './onnx-engine.js';
+import { createTfjsExtractor } from './tfjs-engine.js';
+
+export type EngineName = 'auto' | 'onnx' | 'tfjs';
+
+export interface CreateFeatureExtractorOptions extends FeatureExtractorOptions {
+  engine: EngineName;
+  /** ONNX only: intra-op threads (default all cores). */
+  threads?: number;
+}
+
+/** True when onnxruntime-node's native binding loads here. */
+export async function onnxRuntimeAvailable(): Promise<boolean> {
+  try {
+    await loadOnnxRuntime();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function createFeatureExtractor(opts: CreateFeatureExtractorOptions): Promise<FeatureExtractor> {
+  const { engine, threads, ...rest } = opts;
+  if (engine === 'tfjs') return createTfjsExtractor(rest);
+  if (engine === 'onnx') return createOnnxExtractor({ ...rest, threads });
+  if (await onnxRuntimeAvailable()) return createOnnxExtractor({ ...rest, threads });
+  log('featurize', 'onnxruntime-node does not load on this platform; using the TF.js engine');
+  return createTfjsExtractor(rest);
+}
+
+export { createTfjsExtractor } from './tfjs-engine.js';
+export { createOnnxExtractor, type OnnxExtractorOptions };
+export { FEATURE_LAYERS, INCEPTION_INPUT_SIZE, loadTruncatedModel, type TruncatedModel } from './inception.js';
+export { cachedFeatureModelPath, kerasToOnnx, onnxCacheDir } from './onnx-export.js';

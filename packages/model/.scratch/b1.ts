@@ -1,0 +1,36 @@
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+await tf.setBackend(process.argv[2] ?? 'wasm');
+await tf.ready();
+console.log('backend', tf.getBackend());
+function bench(name: string, f: () => tf.Tensor, flops = 0, reps = 5) {
+  tf.tidy(() => { f().dataSync(); });
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) tf.tidy(() => { f().dataSync(); });
+  const ms = (performance.now() - t0) / reps;
+  console.log(name, ms.toFixed(2), 'ms', flops ? (flops / ms / 1e6).toFixed(2) + ' GFLOP/s' : '');
+}
+const a = tf.randomNormal([2176, 512]); const w = tf.randomNormal([512, 5001]);
+bench('mm 2176x512x5001', () => tf.matMul(a, w), 2 * 2176 * 512 * 5001, 3);
+const aT = tf.randomNormal([512, 2176]); const d = tf.randomNormal([2176, 5001]);
+bench('mm dW 512x2176x5001', () => tf.matMul(aT, d), 2 * 2176 * 512 * 5001, 3);
+const h = tf.randomNormal([64, 512]); const wh = tf.randomNormal([512, 2048]);
+bench('mm 64x512x2048', () => tf.matMul(h, wh), 2 * 64 * 512 * 2048, 20);
+const f = tf.randomNormal([4096, 2048]); const we = tf.randomNormal([2048, 256]);
+bench('mm enc 4096x2048x256', () => tf.matMul(f, we), 2 * 4096 * 2048 * 256, 3);
+const p = tf.randomNormal([64, 64, 512]); const q = tf.randomNormal([64, 1, 512]);
+bench('add bcast 2M', () => tf.add(p, q), 0, 20);
+bench('tanh 2M', () => tf.tanh(p), 0, 20);
+bench('sigmoid 2M', () => tf.sigmoid(p), 0, 20);
+bench('mul 2M', () => tf.mul(p, p), 0, 20);
+bench('square 2M', () => tf.square(p), 0, 20);
+bench('sum axis1 2M', () => tf.sum(p, 1), 0, 20);
+bench('sum axis2 2M', () => tf.sum(p, 2), 0, 20);
+const va = tf.randomNormal([512, 1]);
+bench('mm 4096x512x1', () => tf.matMul(p.reshape([4096, 512]), va), 0, 20);
+const al = tf.randomNormal([64, 1, 64]); const enc = tf.randomNormal([64, 64, 256]);
+bench('bmm ctx', () => tf.matMul(al, enc), 0, 20);
+bench('transpose 2176x5001', () => tf.transpose(d), 0, 3);
+bench('softmax 2176x5001', () => tf.softmax(d), 0, 3);
+bench('logsoftmax 2176x5001', () => tf.logSoftmax(d), 0, 3);
+bench('mm transB 64x512x2048', () => tf.matMul(h, wh.transpose().clone(), false, true), 0, 5);

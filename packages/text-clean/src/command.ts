@@ -1,0 +1,13 @@
+import type { CommandModule } from 'yargs';
+import { runHandler, stageContext, withCommonOptions, type CommonArgs } from '@captioner/core';
+import { runTextClean } from './clean.js';
+
+export const textCleanCommand: CommandModule<object, CommonArgs> = {
+  command: 'text-clean',
+  describe: 'Lowercase, strip punctuation, keep alphabetic words of 2+ letters, wrap in <sos> … <eos>',
+  builder: (y) => withCommonOptions(y),
+  handler: runHandler((argv: CommonArgs) => {
+    const ctx = stageContext(argv);
+    runTextClean({ ingestDir: ctx.dir('ingest'), outDir: ctx.dir('text-clean') });
+  }),
+};
