@@ -105,10 +105,14 @@ export const trainSchema = z
 export const evaluateSchema = z
   .object({
     split: z.enum(['train', 'val', 'test']).default('test'),
+    /** Beam width of the beam-search decoding (greedy decoding is always run too). */
     beam: z.number().int().min(1).default(3),
+    /** Longest generated caption in tokens (null = the vocabulary's maxLength). */
     maxLength: z.number().int().min(2).nullable().default(null),
     /** Evaluate at most this many images (null = the whole split). */
     limit: z.number().int().min(1).nullable().default(null),
+    /** Images decoded together (features are batchSize x locations x dim float32). */
+    batchSize: z.number().int().min(1).default(32),
   })
   .strict();
 

@@ -26,3 +26,12 @@ export function stageDir(stagesDir: string, stage: string): string {
 export function readJson<T = unknown>(path: string): T {
   return JSON.parse(readFileSync(path, 'utf8')) as T;
 }
+
+/**
+ * The full Flickr8k folder for real-data tests and benchmarks: FLICKR8K_DIR, else `../shared/flickr8k`
+ * beside the workspace (as on the dev machines and CI). Undefined when neither exists.
+ */
+export function sharedFlickr8kDir(root = workspaceRoot()): string | undefined {
+  const candidates = [process.env.FLICKR8K_DIR, join(root, '..', 'shared', 'flickr8k'), join(root, 'data', 'flickr8k')];
+  return candidates.find((d): d is string => !!d && existsSync(join(d, 'captions.txt')));
+}

@@ -1,0 +1,70 @@
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, parseConfig } from './config.js';
+import { withAtomicPath, writeFileAtomic } from './atomic.js';
+import { seededRandom, shuffleInPlace } from './random.js';
+
+describe('config', () => {
+  it('fills every default from {}', () => {
+    const c = parseConfig({});
+    expect(c.tokenize.numWords).toBe(5000);
+    expect(c.model).toMatchObject({ embeddingDim: 256, units: 512, attentionUnits: 512 });
+    expect(c.train).toMatchObject({ batchSize: 64, learningRate: 1e-3, seed: 31 });
+  });
+
+  it('rejects unknown keys and bad values, naming file and field', () => {
+    expect(() => parseConfig({ train: { epoch: 3 } }, 'x.json')).toThrow(/x\.json: invalid configuration[\s\S]*train: Unrecognized key.*epoch/);
+    expect(() => parseConfig({ tokenize: { numWords: -1 } }, 'x.json')).toThrow(/tokenize\.numWords/);
+    expect(() => parseConfig({ featurize: { layer: 'mixed7' } }, 'x.json')).toThrow(/featurize\.layer/);
+    expect(() => parseConfig({ ingest: { ratios: { train: 0.5, val: 0.1, test: 0.1 } } })).toThrow(/sum to 1/);
+    expect(() => parseConfig({ nope: 1 })).toThrow(/Unrecognized key.*nope/);
+  });
+
+  it('expands ${VAR:-default} from the environment', () => {
+    const raw = { dataset: { dir: '${FLICKR8K_DIR:-data/flickr8k}' } };
+    expect(parseConfig(raw, 'c', {}).dataset.dir).toBe('data/flickr8k');
+    expect(parseConfig(raw, 'c', { FLICKR8K_DIR: '/d' }).dataset.dir).toBe('/d');
+  });
+
+  it('applies dotted-flag overrides on top of the file, and reports bad JSON with the path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    writeFileSync(join(dir, 'a.json'), JSON.stringify({ train: { epochs: 5, batchSize: 32 } }));
+    expect(loadConfig(join(dir, 'a.json'), { train: { epochs: 2 } }).train).toMatchObject({ epochs: 2, batchSize: 32 });
+    writeFileSync(join(dir, 'b.json'), '{ "train": ');
+    expect(() => loadConfig(join(dir, 'b.json'))).toThrow(/b\.json: not valid JSON/);
+    expect(() => loadConfig(join(dir, 'missing.json'))).toThrow(/config file not found/);
+  });
+});
+
+describe('atomic writes', () => {
+  it('leaves no temp file and replaces the target', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'atomic-'));
+    writeFileAtomic(join(dir, 'f.txt'), 'one');
+    writeFileAtomic(join(dir, 'f.txt'), 'two');
+    expect(readdirSync(dir)).toEqual(['f.txt']);
+    expect(readFileSync(join(dir, 'f.txt'), 'utf8')).toBe('two');
+  });
+
+  it('a failing writer leaves the previous output untouched', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'atomic-'));
+    writeFileAtomic(join(dir, 'out', 'a.txt'), 'old');
+    await expect(
+      withAtomicPath(join(dir, 'out'), (tmp) => {
+        writeFileAtomic(join(tmp, 'a.txt'), 'half');
+        throw new Error('killed');
+      }),
+    ).rejects.toThrow('killed');
+    expect(readFileSync(join(dir, 'out', 'a.txt'), 'utf8')).toBe('old');
+    expect(readdirSync(dir)).toEqual(['out']);
+  });
+});
+
+describe('seededRandom', () => {
+  it('is reproducible and seed-dependent', () => {
+    const a = shuffleInPlace([1, 2, 3, 4, 5, 6, 7, 8], seededRandom(31));
+    expect(shuffleInPlace([1, 2, 3, 4, 5, 6, 7, 8], seededRandom(31))).toEqual(a);
+    expect(shuffleInPlace([1, 2, 3, 4, 5, 6, 7, 8], seededRandom(32))).not.toEqual(a);
+  });
+});
