@@ -4,6 +4,10 @@ import { hideBin } from 'yargs/helpers';
 import { ingestCommand } from '@captioner/ingest';
 import { textCleanCommand } from '@captioner/text-clean';
 import { tokenizeCommand } from '@captioner/tokenize';
+import { featurizeCommand } from '@captioner/featurize';
+import { trainCommand } from '@captioner/train';
+import { captionCommand, evaluateCommand } from '@captioner/evaluate';
+import { vizCommand } from '@captioner/viz';
 
 /**
  * `captioner <stage> [flags]`: one CLI for every stage; Nx targets call it too.
@@ -15,6 +19,11 @@ export async function main(argv = hideBin(process.argv)): Promise<void> {
     .command(ingestCommand)
     .command(textCleanCommand)
     .command(tokenizeCommand)
+    .command(featurizeCommand)
+    .command(trainCommand)
+    .command(evaluateCommand)
+    .command(captionCommand)
+    .command(vizCommand)
     .demandCommand(1, 'name a stage (see the list above)')
     .strictCommands()
     .recommendCommands()

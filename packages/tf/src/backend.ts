@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -33,6 +34,9 @@ export const MAX_WASM_THREADS = 8;
 
 const require = createRequire(import.meta.url);
 const PTHREAD_WORKER_FILE = fileURLToPath(new URL('../worker/wasm-pthread-worker.cjs', import.meta.url));
+
+/** Tried in this order; both register the backend 'tensorflow'. Not dependencies (see README). */
+const NODE_BACKEND_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
 
 let initialized: { promise: Promise<BackendInfo>; forced: BackendChoice } | undefined;
 let shutDown = false;
@@ -76,7 +80,12 @@ export function resolveBackendRequest(
  */
 export function initBackend(opts: InitBackendOptions = {}): Promise<BackendInfo> {
   if (shutDown) return Promise.reject(new CaptionerError('initBackend: the TF.js backend was shut down in this process'));
-  const request = resolveBackendRequest(opts);
+  let request: ReturnType<typeof resolveBackendRequest>;
+  try {
+    request = resolveBackendRequest(opts);
+  } catch (error) {
+    return Promise.reject(error); // always fail through the promise, never synchronously
+  }
   if (initialized) {
     const first = initialized;
     if (request.backend === 'auto' || request.backend === first.forced) return first.promise;
@@ -119,8 +128,8 @@ export async function shutdownBackend(): Promise<void> {
 async function selectBackend(choice: BackendChoice, threads: number): Promise<BackendInfo> {
   if (choice === 'tensorflow') {
     const failures: string[] = [];
-    for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const) {
-      const result = await tryNodeBackend(pkg, threads);
+    for (const pkg of NODE_BACKEND_PACKAGES) {
+      const result = await tryNodeBackend(pkg);
       if ('info' in result) return result.info;
       failures.push(`${pkg}: ${result.reason}`);
     }
@@ -132,9 +141,10 @@ async function selectBackend(choice: BackendChoice, threads: number): Promise<Ba
   if (choice === 'wasm') return initWasm(threads);
   if (choice === 'cpu') return initCpu();
 
-  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const) {
-    const result = await tryNodeBackend(pkg, threads);
+  for (const pkg of NODE_BACKEND_PACKAGES) {
+    const result = await tryNodeBackend(pkg);
     if ('info' in result) return result.info;
+    if (result.installed) process.stderr.write(`[tf] ${pkg} is installed but unusable (${result.reason}); trying the next backend\n`);
   }
   try {
     return await initWasm(threads);
@@ -148,33 +158,33 @@ async function selectBackend(choice: BackendChoice, threads: number): Promise<Ba
  * Load tfjs-node(-gpu) if installed. It is not a dependency (its install script downloads
  * libtensorflow), so the specifier is a variable: TypeScript must not resolve it.
  */
-async function tryNodeBackend(pkg: string, threads: number): Promise<{ info: BackendInfo } | { reason: string }> {
+async function tryNodeBackend(pkg: string): Promise<{ info: BackendInfo } | { reason: string; installed: boolean }> {
   try {
     require.resolve(pkg);
   } catch {
-    return { reason: 'not installed' };
+    return { reason: 'not installed', installed: false };
   }
+  const failed = (reason: string) => ({ reason, installed: true });
   try {
     // Importing registers the 'tensorflow' backend on the tfjs-core it resolves to.
     await import(pkg);
   } catch (error) {
     // tfjs-node-gpu fails here when libtensorflow's CUDA libraries do not load.
-    return { reason: `failed to load: ${(error as Error).message.split('\n')[0]}` };
+    return failed(`failed to load: ${(error as Error).message.split('\n')[0]}`);
   }
   if (tf.findBackendFactory('tensorflow') == null) {
-    return {
-      reason:
-        `loaded, but it registered 'tensorflow' on a different @tensorflow/tfjs-core copy ` +
+    return failed(
+      `loaded, but it registered 'tensorflow' on a different @tensorflow/tfjs-core copy ` +
         `(install the same version as @tensorflow/tfjs ${tf.version.tfjs} so npm dedupes it)`,
-    };
+    );
   }
-  if (!(await tf.setBackend('tensorflow'))) return { reason: 'backend initialization failed' };
+  if (!(await tf.setBackend('tensorflow'))) return failed('backend initialization failed');
   await tf.ready();
   return {
     info: {
       name: 'tensorflow',
-      // libtensorflow sizes its own intra-op pool (all cores unless TF_NUM_INTRAOP_THREADS is set).
-      threads: Number(process.env.TF_NUM_INTRAOP_THREADS) || os.cpus().length,
+      // libtensorflow sizes its own intra-op pool (one thread per core); the threads option is wasm-only.
+      threads: os.cpus().length,
       description: `${pkg} (native libtensorflow${pkg.endsWith('-gpu') ? ', CUDA' : ''})`,
     },
   };
@@ -192,6 +202,9 @@ interface EmscriptenPThread {
 
 async function initWasm(wantedThreads: number): Promise<BackendInfo> {
   let threads = wantedThreads;
+  if (threads > 1 && !existsSync(PTHREAD_WORKER_FILE)) {
+    throw new CaptionerError(`wasm threads need ${PTHREAD_WORKER_FILE} (shipped in @captioner/tf/worker); it is missing`);
+  }
   if (threads > MAX_WASM_THREADS) {
     process.stderr.write(`[tf] wasm supports at most ${MAX_WASM_THREADS} threads; using ${MAX_WASM_THREADS}\n`);
     threads = MAX_WASM_THREADS;

@@ -31,6 +31,8 @@ export interface SplitData {
   /** rows × maxLength. */
   tokens: Int32Array;
   rowCount: number;
+  /** Images of the split that have features (before the maxImages cut). */
+  available: number;
   rowsByImage: number[][];
   shardGroups: number[][];
   /** Images of the token file's split left out: listed as failed by featurize, or absent from the store. */
@@ -84,6 +86,7 @@ export function buildSplit(
       return false;
     })
     .sort((a, b) => a.at!.position - b.at!.position);
+  const available = kept.length;
   if (opts.maxImages != null) kept = kept.slice(0, opts.maxImages);
   if (skipped.failed.length + skipped.absent.length > 0) {
     log(
@@ -122,6 +125,7 @@ export function buildSplit(
     lengths,
     tokens,
     rowCount: keptRows.length,
+    available,
     rowsByImage,
     shardGroups,
     skipped,

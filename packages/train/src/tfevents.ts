@@ -90,8 +90,9 @@ export class TensorBoardWriter {
     mkdirSync(logDir, { recursive: true });
     const wallTime = opts.wallTime ?? Date.now() / 1000;
     const base = join(logDir, `events.out.tfevents.${Math.floor(wallTime)}.${opts.host ?? hostname()}`);
-    // Two runs started in the same second on one host would collide; TensorFlow disambiguates with a suffix too.
-    const path = existsSync(base) ? `${base}.${process.pid}` : base;
+    // Runs started in the same second on one host would collide; TensorFlow disambiguates with a suffix too.
+    let path = base;
+    for (let n = 1; existsSync(path); n++) path = `${base}.${process.pid}.${n}`;
     const writer = new TensorBoardWriter(path, openSync(path, 'wx'));
     writer.append(encodeEvent({ wall_time: wallTime, step: 0, file_version: EVENT_FILE_VERSION }));
     writer.flush();

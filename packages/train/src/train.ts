@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from '@captioner/tf';
-import { CaptionerError, log, progress, timer, withAtomicPath, writeFileAtomic, type PipelineConfig } from '@captioner/core';
+import { CaptionerError, log, progress, timer, type PipelineConfig } from '@captioner/core';
 import {
   gatherTokens,
   locateBatch,
@@ -23,6 +23,7 @@ import {
   type TrainState,
 } from './checkpoint.js';
 import { buildSplit, FeatureCache, planInput, storeIndex, type FeatureStoreLike, type SplitData } from './dataset.js';
+import { writeMetricsJsonl } from './metrics.js';
 import { TensorBoardWriter } from './tfevents.js';
 import { readTokenSplits, readVocab } from './tokens.js';
 import { defaultModelApi, type ModelApi, type TrainableModel } from './model-api.js';
@@ -98,7 +99,7 @@ export function trainPaths(outDir: string) {
 }
 
 /** Images of the validation split to use: maxValImages, else the same fraction of val as maxImages is of train. */
-function valImageLimit(config: PipelineConfig['train'], trainAvailable: number, valAvailable: number): number | null {
+export function valImageLimit(config: PipelineConfig['train'], trainAvailable: number, valAvailable: number): number | null {
   if (config.maxValImages != null) return config.maxValImages;
   if (config.maxImages == null || trainAvailable === 0) return null;
   return Math.max(1, Math.ceil((valAvailable * Math.min(config.maxImages, trainAvailable)) / trainAvailable));
@@ -140,12 +141,19 @@ function tensorsFor(
   return { features, tokens, shapeF: [rows.length, locations, dim], shapeT: [rows.length, width] };
 }
 
+/** Makes a window's features resident, with a log line when that means reading from the store. */
+async function loadWindow(cache: FeatureCache, images: string[], label: string): Promise<void> {
+  const clock = timer();
+  const loaded = await cache.ensure(images);
+  if (loaded > 0) log(STAGE, `${label}: loaded features of ${loaded} images in ${clock().toFixed(1)} s`);
+}
+
 /** Token-weighted mean loss over a split (no gradients). */
 async function evaluateLoss(model: TrainableModel, api: ModelApi, data: SplitData, plan: EpochPlan, cache: FeatureCache, locations: number, dim: number): Promise<number | null> {
   let lossSum = 0;
   let tokens = 0;
-  for (const window of plan.windows) {
-    await cache.ensure(window.images.map((i) => data.images[i]));
+  for (const [w, window] of plan.windows.entries()) {
+    await loadWindow(cache, window.images.map((i) => data.images[i]), `${data.split} window ${w + 1}/${plan.windows.length}`);
     for (const rows of window.batches) {
       const t = tensorsFor(data, cache, rows, locations, dim);
       const loss = tf.tidy(() => api.loss(model, tf.tensor3d(t.features, t.shapeF), tf.tensor2d(t.tokens, t.shapeT, 'int32')));
@@ -157,10 +165,6 @@ async function evaluateLoss(model: TrainableModel, api: ModelApi, data: SplitDat
     }
   }
   return tokens > 0 ? lossSum / tokens : null;
-}
-
-function writeMetricsJsonl(path: string, history: EpochMetrics[]): void {
-  writeFileAtomic(path, history.map((m) => JSON.stringify(m)).join('\n') + (history.length ? '\n' : ''));
 }
 
 /**
@@ -177,7 +181,10 @@ export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
   const vocab = readVocab(vocabPath);
   const tokensPath = join(opts.tokenizeDir, 'tokens.arrow');
   const splits = await readTokenSplits(tokensPath, ['train', 'val'], { vocabSize: vocab.vocabSize });
-  const store = opts.store ?? (await api.openFeatureStore(opts.featurizeDir));
+  // The budget is shared: an eighth for the store's raw shard cache (it keeps at least one shard),
+  // the rest for resident float32 features.
+  const storeBudgetMiB = Math.max(1, Math.floor(cfg.memoryBudgetMB / 8));
+  const store = opts.store ?? api.openFeatureStore(opts.featurizeDir, storeBudgetMiB);
   const { locations, dim } = store.manifest;
   const index = storeIndex(store);
   const train = buildSplit(splits.get('train')!, store, index, { maxImages: cfg.maxImages });
@@ -185,10 +192,10 @@ export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
     throw new CaptionerError(`${tokensPath}: no train-split rows with features in ${opts.featurizeDir} (run \`captioner featurize\`?)`);
   }
   const valRows = splits.get('val')!;
-  const val = buildSplit(valRows, store, index, { maxImages: valImageLimit(cfg, train.images.length + train.skipped.absent.length, valRows.images.length) });
+  const val = buildSplit(valRows, store, index, { maxImages: valImageLimit(cfg, train.available, valRows.images.length) });
   if (val.rowCount === 0) log(STAGE, 'no validation rows: early stopping and best/ use the training loss instead');
 
-  const cache = new FeatureCache(store, cfg.memoryBudgetMB * 1024 * 1024);
+  const cache = new FeatureCache(store, (cfg.memoryBudgetMB - storeBudgetMiB) * 1024 * 1024);
   const imagesPerWindow = cache.imagesPerWindow(1);
   const trainInput = planInput(train, cfg.batchSize, imagesPerWindow);
   const valPlan = planEvalPass(planInput(val, cfg.batchSize, imagesPerWindow));
@@ -222,14 +229,23 @@ export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
   } else {
     for (const p of [paths.checkpoints, paths.logs, paths.metrics, paths.model]) rmSync(p, { recursive: true, force: true });
     model = api.create(
-      { ...opts.config.model, vocabSize: vocab.vocabSize, maxLength: vocab.maxLength, locations, featureDim: dim },
+      {
+        vocabSize: vocab.vocabSize,
+        locations,
+        featureDim: dim,
+        embeddingDim: opts.config.model.embeddingDim,
+        units: opts.config.model.units,
+        attentionUnits: opts.config.model.attentionUnits,
+      },
       cfg.seed,
     );
     state = freshState(cfg.seed, fingerprint);
   }
   mkdirSync(paths.checkpoints, { recursive: true });
 
-  const featureMeta = Object.fromEntries(Object.entries(store.manifest).filter(([k]) => k !== 'shards' && k !== 'failed'));
+  // The featurize settings a caption-time featurizer must reproduce; run bookkeeping is left out.
+  const runFields = new Set(['shards', 'failed', 'counts', 'timeSec', 'computeSec', 'imagesPerSec', 'peakRssMiB', 'createdAt', 'engine']);
+  const featureMeta = Object.fromEntries(Object.entries(store.manifest).filter(([k]) => !runFields.has(k)));
   const trainingMeta = () => ({
     epoch: state.epoch,
     globalStep: state.globalStep,
@@ -250,7 +266,8 @@ export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
       const source = existsSync(bestDir) ? bestDir : latestCheckpoint ? join(latestCheckpoint, MODEL_DIR) : null;
       if (source) {
         const best = await api.load(source);
-        await withAtomicPath(paths.model, (tmp) => best.save(tmp, saveMeta()));
+        // model.save writes atomically (temp folder + rename).
+        await best.save(paths.model, saveMeta());
         api.dispose(best);
         modelDir = paths.model;
         log(STAGE, `exported ${state.best ? `best epoch ${state.best.epoch} (val loss ${state.best.valLoss.toFixed(4)})` : 'model'} to ${paths.model}`);
@@ -261,131 +278,142 @@ export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
     return { status, history: state.history, best: state.best, modelDir, checkpoint: latestCheckpoint, globalStep: state.globalStep };
   };
 
-  let epoch = state.batchesDone < state.epochBatches ? state.epoch : state.epoch + 1;
-  if (epoch > cfg.epochs || earlyStopDue()) return finish('already-complete');
+  const trainEpochs = async (): Promise<TrainResult> => {
+    let epoch = state.batchesDone < state.epochBatches ? state.epoch : state.epoch + 1;
+    if (epoch > cfg.epochs || earlyStopDue()) return finish('already-complete');
 
-  const stepOptions = { clipNorm: cfg.clipNorm, attentionPenalty: cfg.attentionPenalty, microBatch: cfg.microBatch };
-  for (; epoch <= cfg.epochs; epoch++) {
-    const plan = planTrainEpoch(trainInput, order, epoch);
-    const resumingMidEpoch = state.epoch === epoch && state.batchesDone > 0 && state.batchesDone < state.epochBatches;
-    const start = resumingMidEpoch ? state.batchesDone : 0;
-    const acc = resumingMidEpoch ? { ...state.partial } : { lossSum: 0, tokens: 0, gradNormSum: 0, trainSeconds: 0, wallSeconds: 0 };
-    const epochClock = timer();
-    const bar = progress({ stage: STAGE, label: `epoch ${epoch}/${cfg.epochs}`, total: plan.batchCount - start, unit: 'batches', plain: opts.plainProgress });
-    let interrupted = false;
-    for (let b = start; b < plan.batchCount; b++) {
-      const { window, offset } = locateBatch(plan, b);
-      await cache.ensure(plan.windows[window].images.map((i) => train.images[i]));
-      const stepClock = timer();
-      const rows = plan.windows[window].batches[offset];
-      const t = tensorsFor(train, cache, rows, locations, dim);
-      if (opts.testHooks?.nanFeaturesAtStep === state.globalStep + 1) t.features.fill(Number.NaN);
-      const features = tf.tensor3d(t.features, t.shapeF);
-      const tokens = tf.tensor2d(t.tokens, t.shapeT, 'int32');
-      let result: { loss: number; tokens: number; gradNorm: number };
-      try {
-        result = await api.trainStep(model, optimizer, features, tokens, stepOptions);
-      } finally {
-        features.dispose();
-        tokens.dispose();
+    const stepOptions = { clipNorm: cfg.clipNorm, attentionPenalty: cfg.attentionPenalty, microBatch: cfg.microBatch };
+    for (; epoch <= cfg.epochs; epoch++) {
+      const plan = planTrainEpoch(trainInput, order, epoch);
+      const resumingMidEpoch = state.epoch === epoch && state.batchesDone > 0 && state.batchesDone < state.epochBatches;
+      const start = resumingMidEpoch ? state.batchesDone : 0;
+      const acc = resumingMidEpoch ? { ...state.partial } : { lossSum: 0, tokens: 0, gradNormSum: 0, trainSeconds: 0, wallSeconds: 0 };
+      const epochClock = timer();
+      const bar = progress({ stage: STAGE, label: `epoch ${epoch}/${cfg.epochs}`, total: plan.batchCount - start, unit: 'batches', plain: opts.plainProgress });
+      let interrupted = false;
+      for (let b = start; b < plan.batchCount; b++) {
+        const { window, offset } = locateBatch(plan, b);
+        await loadWindow(cache, plan.windows[window].images.map((i) => train.images[i]), `train window ${window + 1}/${plan.windows.length}`);
+        const stepClock = timer();
+        const rows = plan.windows[window].batches[offset];
+        const t = tensorsFor(train, cache, rows, locations, dim);
+        if (opts.testHooks?.nanFeaturesAtStep === state.globalStep + 1) t.features.fill(Number.NaN);
+        const features = tf.tensor3d(t.features, t.shapeF);
+        const tokens = tf.tensor2d(t.tokens, t.shapeT, 'int32');
+        let result: { loss: number; tokens: number; gradNorm: number };
+        try {
+          result = await api.trainStep(model, optimizer, features, tokens, stepOptions);
+        } finally {
+          features.dispose();
+          tokens.dispose();
+        }
+        if (!Number.isFinite(result.loss) || !Number.isFinite(result.gradNorm)) {
+          bar.stop();
+          writer.close();
+          throw new CaptionerError(
+            `training diverged: loss ${result.loss}, gradient norm ${result.gradNorm} at epoch ${epoch}, batch ${b + 1}/${plan.batchCount} ` +
+              `(global step ${state.globalStep + 1}). This state was not saved; the last good checkpoint is ` +
+              `${latestCheckpoint ?? '(none yet)'}. Lower --train.learningRate, set --train.clipNorm, or check the features for NaN.`,
+            3,
+          );
+        }
+        const seconds = stepClock();
+        acc.lossSum += result.loss * result.tokens;
+        acc.tokens += result.tokens;
+        acc.gradNormSum += result.gradNorm;
+        acc.trainSeconds += seconds;
+        state.globalStep += 1;
+        writer.scalar(TAGS.batchLoss, result.loss, state.globalStep);
+        bar.tick(1, { loss: acc.lossSum / acc.tokens, 'tok/s': Math.round(acc.tokens / acc.trainSeconds) });
+        opts.onStep?.({
+          epoch,
+          batch: b + 1,
+          batches: plan.batchCount,
+          globalStep: state.globalStep,
+          loss: result.loss,
+          tokens: result.tokens,
+          gradNorm: result.gradNorm,
+          numTensors: tf.memory().numTensors,
+        });
+        // Yield to the event loop so SIGINT/SIGTERM handlers can run between steps.
+        await new Promise((r) => setImmediate(r));
+        if (opts.signal?.aborted && b + 1 < plan.batchCount) {
+          bar.stop();
+          acc.wallSeconds += epochClock();
+          state = { ...state, epoch, batchesDone: b + 1, epochBatches: plan.batchCount, partial: acc, savedAt: new Date().toISOString() };
+          latestCheckpoint = await writeCheckpoint(paths.checkpoints, model, optimizer, state, saveMeta());
+          rotateCheckpoints(paths.checkpoints, cfg.keepLast);
+          log(STAGE, `interrupted: wrote ${latestCheckpoint} (epoch ${epoch}, batch ${b + 1}/${plan.batchCount}); continue with --resume`);
+          interrupted = true;
+          break;
+        }
       }
-      if (!Number.isFinite(result.loss) || !Number.isFinite(result.gradNorm)) {
-        bar.stop();
-        writer.close();
-        throw new CaptionerError(
-          `training diverged: loss ${result.loss}, gradient norm ${result.gradNorm} at epoch ${epoch}, batch ${b + 1}/${plan.batchCount} ` +
-            `(global step ${state.globalStep + 1}). This state was not saved; the last good checkpoint is ` +
-            `${latestCheckpoint ?? '(none yet)'}. Lower --train.learningRate, set --train.clipNorm, or check the features for NaN.`,
-          3,
-        );
-      }
-      const seconds = stepClock();
-      acc.lossSum += result.loss * result.tokens;
-      acc.tokens += result.tokens;
-      acc.gradNormSum += result.gradNorm;
-      acc.trainSeconds += seconds;
-      state.globalStep += 1;
-      writer.scalar(TAGS.batchLoss, result.loss, state.globalStep);
-      bar.tick(1, { loss: acc.lossSum / acc.tokens, 'tok/s': Math.round(acc.tokens / acc.trainSeconds) });
-      opts.onStep?.({
+      if (interrupted) return finish('interrupted');
+      bar.stop();
+
+      const valLoss = await evaluateLoss(model, api, val, valPlan, cache, locations, dim);
+      const metrics: EpochMetrics = {
         epoch,
-        batch: b + 1,
-        batches: plan.batchCount,
-        globalStep: state.globalStep,
-        loss: result.loss,
-        tokens: result.tokens,
-        gradNorm: result.gradNorm,
-        numTensors: tf.memory().numTensors,
-      });
-      // Yield to the event loop so SIGINT/SIGTERM handlers can run between steps.
-      await new Promise((r) => setImmediate(r));
-      if (opts.signal?.aborted && b + 1 < plan.batchCount) {
-        bar.stop();
-        acc.wallSeconds += epochClock();
-        state = { ...state, epoch, batchesDone: b + 1, epochBatches: plan.batchCount, partial: acc, savedAt: new Date().toISOString() };
-        latestCheckpoint = await writeCheckpoint(paths.checkpoints, model, optimizer, state, saveMeta());
-        rotateCheckpoints(paths.checkpoints, cfg.keepLast);
-        log(STAGE, `interrupted: wrote ${latestCheckpoint} (epoch ${epoch}, batch ${b + 1}/${plan.batchCount}); continue with --resume`);
-        interrupted = true;
-        break;
+        trainLoss: acc.lossSum / acc.tokens,
+        valLoss,
+        tokensPerSec: acc.tokens / acc.trainSeconds,
+        epochSeconds: acc.wallSeconds + epochClock(),
+        lr: cfg.learningRate,
+        steps: plan.batchCount,
+        tokens: acc.tokens,
+        gradNorm: acc.gradNormSum / plan.batchCount,
+      };
+      const criterion = valLoss ?? metrics.trainLoss;
+      const improved = state.best === null || criterion < state.best.valLoss;
+      state = {
+        ...state,
+        epoch,
+        batchesDone: plan.batchCount,
+        epochBatches: plan.batchCount,
+        partial: { lossSum: 0, tokens: 0, gradNormSum: 0, trainSeconds: 0, wallSeconds: 0 },
+        history: [...state.history, metrics],
+        best: improved ? { epoch, valLoss: criterion } : state.best,
+        epochsWithoutImprovement: improved ? 0 : state.epochsWithoutImprovement + 1,
+        savedAt: new Date().toISOString(),
+      };
+      writer.scalars(
+        {
+          [TAGS.trainLoss]: metrics.trainLoss,
+          [TAGS.epochTime]: metrics.epochSeconds,
+          ...(valLoss !== null ? { [TAGS.valLoss]: valLoss } : {}),
+          [TAGS.tokensPerSec]: metrics.tokensPerSec,
+          [TAGS.learningRate]: metrics.lr,
+        },
+        epoch,
+      );
+      writer.flush();
+      writeMetricsJsonl(paths.metrics, state.history);
+      latestCheckpoint = await writeCheckpoint(paths.checkpoints, model, optimizer, state, saveMeta());
+      if (improved) await markBest(paths.checkpoints, latestCheckpoint);
+      rotateCheckpoints(paths.checkpoints, cfg.keepLast);
+      log(
+        STAGE,
+        `epoch ${epoch}: train loss ${metrics.trainLoss.toFixed(4)}, val loss ${valLoss?.toFixed(4) ?? 'n/a'}` +
+          `${improved ? ' (best)' : ''}, ${Math.round(metrics.tokensPerSec)} tokens/s, ${metrics.epochSeconds.toFixed(1)} s`,
+      );
+      if (earlyStopDue()) {
+        log(STAGE, `early stopping: no validation improvement for ${cfg.patience} epochs (best epoch ${state.best!.epoch})`);
+        return finish('early-stopped');
+      }
+      if (opts.signal?.aborted) {
+        log(STAGE, `interrupted after epoch ${epoch}: checkpoint ${latestCheckpoint}; continue with --resume`);
+        return finish('interrupted');
       }
     }
-    if (interrupted) return finish('interrupted');
-    bar.stop();
-
-    const valLoss = await evaluateLoss(model, api, val, valPlan, cache, locations, dim);
-    const metrics: EpochMetrics = {
-      epoch,
-      trainLoss: acc.lossSum / acc.tokens,
-      valLoss,
-      tokensPerSec: acc.tokens / acc.trainSeconds,
-      epochSeconds: acc.wallSeconds + epochClock(),
-      lr: cfg.learningRate,
-      steps: plan.batchCount,
-      tokens: acc.tokens,
-      gradNorm: acc.gradNormSum / plan.batchCount,
-    };
-    const criterion = valLoss ?? metrics.trainLoss;
-    const improved = state.best === null || criterion < state.best.valLoss;
-    state = {
-      ...state,
-      epoch,
-      batchesDone: plan.batchCount,
-      epochBatches: plan.batchCount,
-      partial: { lossSum: 0, tokens: 0, gradNormSum: 0, trainSeconds: 0, wallSeconds: 0 },
-      history: [...state.history, metrics],
-      best: improved ? { epoch, valLoss: criterion } : state.best,
-      epochsWithoutImprovement: improved ? 0 : state.epochsWithoutImprovement + 1,
-      savedAt: new Date().toISOString(),
-    };
-    writer.scalars(
-      {
-        [TAGS.trainLoss]: metrics.trainLoss,
-        [TAGS.epochTime]: metrics.epochSeconds,
-        ...(valLoss !== null ? { [TAGS.valLoss]: valLoss } : {}),
-        [TAGS.tokensPerSec]: metrics.tokensPerSec,
-        [TAGS.learningRate]: metrics.lr,
-      },
-      epoch,
-    );
-    writer.flush();
-    writeMetricsJsonl(paths.metrics, state.history);
-    latestCheckpoint = await writeCheckpoint(paths.checkpoints, model, optimizer, state, saveMeta());
-    if (improved) await markBest(paths.checkpoints, latestCheckpoint);
-    rotateCheckpoints(paths.checkpoints, cfg.keepLast);
-    log(
-      STAGE,
-      `epoch ${epoch}: train loss ${metrics.trainLoss.toFixed(4)}, val loss ${valLoss?.toFixed(4) ?? 'n/a'}` +
-        `${improved ? ' (best)' : ''}, ${Math.round(metrics.tokensPerSec)} tokens/s, ${metrics.epochSeconds.toFixed(1)} s`,
-    );
-    if (earlyStopDue()) {
-      log(STAGE, `early stopping: no validation improvement for ${cfg.patience} epochs (best epoch ${state.best!.epoch})`);
-      return finish('early-stopped');
-    }
-    if (opts.signal?.aborted) {
-      log(STAGE, `interrupted after epoch ${epoch}: checkpoint ${latestCheckpoint}; continue with --resume`);
-      return finish('interrupted');
-    }
+    return finish('completed');
+  };
+  try {
+    return await trainEpochs();
+  } catch (err) {
+    // Leave nothing behind for in-process callers (tests, notebooks); the checkpoints on disk stay.
+    writer.close();
+    api.dispose(model);
+    optimizer.dispose();
+    throw err;
   }
-  return finish('completed');
 }

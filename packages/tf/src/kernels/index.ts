@@ -10,6 +10,9 @@ export const PATCHED_WASM_KERNELS = ['UnsortedSegmentSum', 'BatchMatMul', '_Fuse
 
 let registered = false;
 
+/** The wasm kernels as shipped, before patching (for benchmarks and tests). */
+export const originalWasmKernels = new Map<string, tf.KernelConfig>();
+
 /**
  * Install the wasm kernel fixes (idempotent). Call before the wasm backend initializes so the
  * wrapped kernels' setupFuncs run with it; initBackend does this.
@@ -25,9 +28,14 @@ export function registerWasmKernelPatches(): void {
   for (const kernelName of ['BatchMatMul', '_FusedMatMul']) {
     const original = tf.getKernel(kernelName, 'wasm');
     if (!original) throw new Error(`wasm kernel ${kernelName} is missing`);
+    originalWasmKernels.set(kernelName, original);
     tf.unregisterKernel(kernelName, 'wasm');
     // Keep setupFunc/disposeFunc: they bind the original kernel to the wasm module.
-    tf.registerKernel({ ...original, kernelFunc: withExplicitTranspose(original.kernelFunc, transpose.kernelFunc) });
+    tf.registerKernel({
+      ...original,
+      // The fused kernel's bias/activation apply to C, so it may not compute C^T instead.
+      kernelFunc: withExplicitTranspose(original.kernelFunc, transpose.kernelFunc, { allowSwap: kernelName === 'BatchMatMul' }),
+    });
   }
   registered = true;
 }

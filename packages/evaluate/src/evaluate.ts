@@ -1,0 +1,248 @@
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { CaptionerError, log, peakRssMiB, progress, timer, withAtomicPath, writeArrowFile, type EvaluateConfig } from '@captioner/core';
+import { tf } from '@captioner/tf';
+import { beamSearch, greedyDecode, type DecodeResult } from '@captioner/model';
+import { openFeatureStore, type FeatureStore } from '@captioner/featurize';
+import { cocoTokenize, METRIC_NAMES, scoreCaptions, type CaptionScores, type ScoredCaption } from './metrics/index.js';
+import { readReferences } from './references.js';
+import { predictionsJsonl, predictionsTable, round, type DecodingMethod, type PredictionRow } from './outputs.js';
+import { checkFeatureCompatibility, checkpointInfo, loadTrainedModel, type TrainedModel } from './trained-model.js';
+
+const STAGE = 'evaluate';
+
+export interface RunEvaluateOptions {
+  /** data/stages/train/model */
+  modelDir: string;
+  /** data/stages/featurize */
+  featurizeDir: string;
+  /** data/stages/ingest (captions.arrow: the reference captions and splits) */
+  ingestDir: string;
+  /** data/stages/evaluate */
+  outDir: string;
+  config: EvaluateConfig;
+  /** Plain progress lines every this many ms (default: bar on a TTY, 10 s lines otherwise). */
+  progressIntervalMs?: number;
+}
+
+export interface MethodReport {
+  decoding: { method: DecodingMethod; beam?: number; lengthPenalty?: number; maxSteps: number };
+  /** Corpus scores on the 0–1 scale (CIDEr-D as pycocoevalcap returns it: 1.0 = "100" in papers). */
+  scores: CaptionScores;
+  stats: {
+    bleuLengths: { candidate: number; reference: number; ratio: number };
+    /** Mean generated words per caption. */
+    meanWords: number;
+    /** Captions that hit maxSteps without producing <eos>. */
+    unfinished: number;
+    /** Distinct captions / images: low values mean the model says the same thing for everything. */
+    distinctRatio: number;
+    decodeSeconds: number;
+    imagesPerSecond: number;
+  };
+}
+
+export interface EvaluateReport {
+  split: string;
+  images: number;
+  /** Split images left out: featurize failed on them / they are not in the feature store / over `limit`. */
+  skipped: { failed: string[]; absent: string[]; overLimit: number };
+  scale: '0-1';
+  checkpoint: ReturnType<typeof checkpointInfo>;
+  model: { vocabSize: number; locations: number; featureDim: number; embeddingDim: number; units: number; attentionUnits: number };
+  methods: Record<DecodingMethod, MethodReport>;
+  /** The same scores x100, as papers print them (2 decimals). */
+  x100: Record<DecodingMethod, CaptionScores>;
+  metricNotes: Record<string, string>;
+  backend: string;
+  seconds: number;
+  peakRssMiB: number;
+  createdAt: string;
+}
+
+export const METRIC_NOTES: Record<string, string> = {
+  tokenization: 'references and predictions lowercased and PTB-tokenized with punctuation tokens removed, as pycocoevalcap PTBTokenizer',
+  BLEU: 'corpus BLEU-1..4 as pycocoevalcap bleu_scorer (closest reference length, clipped counts summed over the corpus)',
+  'CIDEr-D': 'pycocoevalcap cider_scorer: n=1..4, tf-idf with document frequencies over this split\'s references, sigma=6 length penalty, clipped, x10',
+  'ROUGE-L': 'pycocoevalcap rouge.py: LCS, beta=1.2, max precision and max recall over references',
+  METEOR: 'not computed: a faithful METEOR needs the Java METEOR 1.5 with WordNet synonyms and paraphrase tables',
+};
+
+interface Selection {
+  images: string[];
+  references: Map<string, string[]>;
+  skipped: EvaluateReport['skipped'];
+}
+
+/** Split images with features, in feature-store order (shard locality), at most `limit`. */
+function selectImages(references: Map<string, string[]>, store: FeatureStore, limit: number | null): Selection {
+  const failed = new Set(store.failed.map((f) => f.image));
+  const skipped: Selection['skipped'] = { failed: [], absent: [], overLimit: 0 };
+  const position = new Map(store.images.map((image, i) => [image, i]));
+  let usable: string[] = [];
+  for (const image of references.keys()) {
+    if (position.has(image)) usable.push(image);
+    else if (failed.has(image)) skipped.failed.push(image);
+    else skipped.absent.push(image);
+  }
+  if (limit !== null && usable.length > limit) {
+    skipped.overLimit = usable.length - limit;
+    usable = usable.slice(0, limit);
+  }
+  usable.sort((a, b) => position.get(a)! - position.get(b)!);
+  return { images: usable, references, skipped };
+}
+
+/** Decodes every selected image with greedy search and beam search, `batchSize` images at a time. */
+async function decodeAll(
+  trained: TrainedModel,
+  store: FeatureStore,
+  images: readonly string[],
+  opts: { batchSize: number; beam: number; maxSteps: number; progressIntervalMs?: number },
+): Promise<{ results: Record<DecodingMethod, DecodeResult[]>; seconds: Record<DecodingMethod, number> }> {
+  const { model } = trained;
+  const { locations, featureDim } = model.config;
+  const results: Record<DecodingMethod, DecodeResult[]> = { greedy: [], beam: [] };
+  const seconds: Record<DecodingMethod, number> = { greedy: 0, beam: 0 };
+  const common = { startId: trained.startId, endId: trained.endId, maxLength: opts.maxSteps, words: model.words };
+  const bar = progress({ stage: STAGE, label: 'decoding', total: images.length, unit: 'images', intervalMs: opts.progressIntervalMs });
+  const buffer = new Float32Array(opts.batchSize * store.rowLength);
+  try {
+    for (let start = 0; start < images.length; start += opts.batchSize) {
+      const batch = images.slice(start, start + opts.batchSize);
+      const values = store.getBatch(batch, buffer).subarray(0, batch.length * store.rowLength);
+      const features = tf.tensor3d(values, [batch.length, locations, featureDim]);
+      try {
+        let t = timer();
+        results.greedy.push(...greedyDecode(model, features, common));
+        seconds.greedy += t();
+        t = timer();
+        results.beam.push(...beamSearch(model, features, { ...common, beam: opts.beam }));
+        seconds.beam += t();
+      } finally {
+        features.dispose();
+      }
+      bar.tick(batch.length, { greedy: `${seconds.greedy.toFixed(1)}s`, beam: `${seconds.beam.toFixed(1)}s` });
+    }
+  } finally {
+    bar.stop();
+  }
+  return { results, seconds };
+}
+
+const caption = (r: DecodeResult) => r.words.join(' ');
+
+function flattenAttention(r: DecodeResult, locations: number): Float32Array {
+  const out = new Float32Array(r.attention.length * locations);
+  r.attention.forEach((row, i) => out.set(row, i * locations));
+  return out;
+}
+
+/**
+ * The evaluate stage: decode a split with greedy and beam search, score both against the raw
+ * reference captions the way the COCO caption evaluation does, and write predictions.arrow,
+ * predictions.jsonl and metrics.json into `outDir` (the folder is replaced atomically).
+ */
+export async function runEvaluate(opts: RunEvaluateOptions): Promise<EvaluateReport> {
+  const elapsed = timer();
+  const { config } = opts;
+  const trained = await loadTrainedModel(opts.modelDir);
+  const { model } = trained;
+  try {
+    const store = openFeatureStore(opts.featurizeDir);
+    try {
+      checkFeatureCompatibility(model.features, store.manifest as unknown as Record<string, unknown>, join(opts.modelDir, 'features.json'), join(opts.featurizeDir, 'manifest.json'));
+      const references = readReferences(opts.ingestDir, config.split);
+      const selection = selectImages(references, store, config.limit);
+      const { skipped } = selection;
+      if (skipped.failed.length || skipped.absent.length) {
+        log(STAGE, `skipping ${skipped.failed.length} image(s) featurize failed on and ${skipped.absent.length} absent from the feature store`);
+      }
+      if (selection.images.length === 0) {
+        throw new CaptionerError(`no ${config.split} images with features to evaluate (${references.size} in the split; see ${join(opts.featurizeDir, 'manifest.json')})`);
+      }
+      const maxSteps = config.maxLength ?? trained.defaultMaxSteps;
+      log(STAGE, `${selection.images.length} ${config.split} images, greedy + beam ${config.beam}, at most ${maxSteps} steps, batches of ${config.batchSize}`);
+      const { results, seconds } = await decodeAll(trained, store, selection.images, {
+        batchSize: config.batchSize,
+        beam: config.beam,
+        maxSteps,
+        progressIntervalMs: opts.progressIntervalMs,
+      });
+
+      const tokenizedRefs = selection.images.map((image) => references.get(image)!.map(cocoTokenize));
+      const rows: PredictionRow[] = [];
+      const methods = {} as Record<DecodingMethod, MethodReport>;
+      const x100 = {} as Record<DecodingMethod, CaptionScores>;
+      for (const method of ['greedy', 'beam'] as const) {
+        const decoded = results[method];
+        const items: ScoredCaption[] = decoded.map((r, i) => ({ candidate: cocoTokenize(caption(r)), references: tokenizedRefs[i] }));
+        const scores = scoreCaptions(items);
+        decoded.forEach((r, i) => {
+          const image = selection.images[i];
+          rows.push({
+            image,
+            split: config.split,
+            method,
+            references: references.get(image)!,
+            prediction: caption(r),
+            tokens: r.tokens,
+            logProb: r.logProb,
+            attention: flattenAttention(r, model.config.locations),
+            ciderD: scores.perItem[i]['CIDEr-D'],
+          });
+        });
+        methods[method] = {
+          decoding: method === 'beam' ? { method, beam: config.beam, lengthPenalty: 1, maxSteps } : { method, maxSteps },
+          scores: scores.corpus,
+          stats: {
+            bleuLengths: scores.bleuLengths,
+            meanWords: decoded.reduce((n, r) => n + r.words.length, 0) / decoded.length,
+            unfinished: decoded.filter((r) => !r.finished).length,
+            distinctRatio: new Set(decoded.map(caption)).size / decoded.length,
+            decodeSeconds: seconds[method],
+            imagesPerSecond: decoded.length / Math.max(seconds[method], 1e-9),
+          },
+        };
+        x100[method] = Object.fromEntries(METRIC_NAMES.map((k) => [k, round(scores.corpus[k] * 100, 2)])) as unknown as CaptionScores;
+        const m = x100[method];
+        log(STAGE, `${method}: BLEU-1 ${m['BLEU-1']} BLEU-4 ${m['BLEU-4']} CIDEr-D ${m['CIDEr-D']} ROUGE-L ${m['ROUGE-L']} (x100)`);
+      }
+
+      const report: EvaluateReport = {
+        split: config.split,
+        images: selection.images.length,
+        skipped,
+        scale: '0-1',
+        checkpoint: checkpointInfo(trained),
+        model: { ...model.config },
+        methods,
+        x100,
+        metricNotes: METRIC_NOTES,
+        backend: tf.getBackend(),
+        seconds: elapsed(),
+        peakRssMiB: peakRssMiB(),
+        createdAt: new Date().toISOString(),
+      };
+      const table = predictionsTable(rows, { locations: model.config.locations, grid: gridOf(model.features.grid, model.config.locations), split: config.split });
+      // All three files appear together: the folder is built under a temp name and renamed into place.
+      await withAtomicPath(opts.outDir, (tmp) => {
+        writeArrowFile(join(tmp, 'predictions.arrow'), table);
+        writeFileSync(join(tmp, 'predictions.jsonl'), predictionsJsonl(rows));
+        writeFileSync(join(tmp, 'metrics.json'), JSON.stringify(report, null, 2) + '\n');
+      });
+      log(STAGE, `wrote ${opts.outDir} in ${report.seconds.toFixed(1)}s, peak RSS ${report.peakRssMiB} MiB`);
+      return report;
+    } finally {
+      store.close();
+    }
+  } finally {
+    model.dispose();
+  }
+}
+
+function gridOf(grid: unknown, locations: number): [number, number] {
+  if (Array.isArray(grid) && grid.length === 2 && grid[0] * grid[1] === locations) return [grid[0], grid[1]];
+  const side = Math.round(Math.sqrt(locations));
+  return side * side === locations ? [side, side] : [1, locations];
+}

@@ -1,0 +1,61 @@
+import { tf } from '@captioner/tf';
+import type { CaptionModel } from '@captioner/model';
+import type { FeatureStoreLike } from './dataset.js';
+
+/** The model as training sees it: weights that can be saved with metadata. */
+export interface TrainableModel {
+  save(dir: string, meta: { vocab: unknown; features: unknown; training: unknown }): Promise<unknown>;
+}
+
+export interface StepResult {
+  /** Mean cross-entropy per predicted (non-pad) token of the batch. */
+  loss: number;
+  /** Predicted (non-pad) tokens in the batch. */
+  tokens: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+}
+
+/**
+ * The seam between the training loop and `@captioner/model` / `@captioner/featurize`, so the loop
+ * depends on a handful of calls (and tests can count or wrap them).
+ */
+/** What CaptionModel.create takes (sizes from the data, dims from the config's `model` section). */
+export interface ModelShape {
+  vocabSize: number;
+  locations: number;
+  featureDim: number;
+  embeddingDim: number;
+  units: number;
+  attentionUnits: number;
+}
+
+export interface ModelApi {
+  create(config: ModelShape, seed: number): TrainableModel;
+  load(dir: string): Promise<TrainableModel>;
+  /** Mean loss per predicted token, without gradients (validation). */
+  loss(model: TrainableModel, features: tf.Tensor3D, tokens: tf.Tensor2D): tf.Scalar;
+  trainStep(
+    model: TrainableModel,
+    optimizer: tf.Optimizer,
+    features: tf.Tensor3D,
+    tokens: tf.Tensor2D,
+    opts: { clipNorm: number; attentionPenalty: number; microBatch: number },
+  ): Promise<StepResult>;
+  dispose(model: TrainableModel): void;
+  openFeatureStore(dir: string, memoryBudgetMiB: number): FeatureStoreLike;
+}
+
+/** `@captioner/model` + `@captioner/featurize` (imported on first use: they pull in TF.js model code). */
+export async function defaultModelApi(): Promise<ModelApi> {
+  const { CaptionModel: Model, trainStep } = await import('@captioner/model');
+  const { openFeatureStore } = await import('@captioner/featurize');
+  return {
+    create: (config, seed) => Model.create(config, seed) as unknown as TrainableModel,
+    load: async (dir) => (await Model.load(dir)) as unknown as TrainableModel,
+    loss: (model, features, tokens) => (model as CaptionModel).loss(features, tokens),
+    trainStep: async (model, optimizer, features, tokens, opts) => trainStep(model as CaptionModel, optimizer, features, tokens, opts),
+    dispose: (model) => (model as CaptionModel).dispose(),
+    openFeatureStore: (dir, memoryBudgetMiB) => openFeatureStore(dir, { memoryBudgetMiB }) as unknown as FeatureStoreLike,
+  };
+}
