@@ -15,5 +15,12 @@ if (tok) console.log(`tokenize   num_words ${tok.numWords}, max_length ${tok.max
 const feat = read('featurize/manifest.json');
 if (feat) console.log(`featurize  ${feat.layer} ${feat.grid?.join('x')}x${feat.dim} ${feat.dtype}, ${feat.shards?.reduce((n, s) => n + s.rows, 0)} images, ${feat.failed?.length ?? 0} failed`);
 const metrics = read('evaluate/metrics.json');
-if (metrics) console.log(`evaluate   ${JSON.stringify(metrics.summary ?? metrics).slice(0, 300)}`);
+if (metrics) {
+  for (const [method, scores] of Object.entries(metrics.x100 ?? {})) {
+    const line = Object.entries(scores).map(([k, v]) => `${k} ${v}`).join(', ');
+    console.log(`evaluate   ${metrics.split} (${metrics.images} images), ${method}, 0-100: ${line}`);
+  }
+}
+const train = read('train/model/config.json');
+if (train?.training?.best) console.log(`train      best epoch ${train.training.best.epoch} of ${train.training.epoch}, val loss ${train.training.best.valLoss.toFixed(4)}`);
 if (existsSync(join(dir, 'viz/report/index.html'))) console.log(`viz        ${join(dir, 'viz/report/index.html')}`);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import * as tf from '@tensorflow/tfjs';
+import { initBackend, tf } from '@captioner/tf';
 import { decodeImage, ImageDecodeError, preprocessImage, resizeAndScale } from './preprocess.js';
 
 const rawRgb = (data: number[] | Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4 = 3) =>
@@ -23,7 +23,7 @@ function noise(width: number, height: number, seed = 7): Uint8Array {
 let dir: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'featurize-preprocess-'));
-  await tf.setBackend('cpu');
+  await initBackend({ backend: 'cpu', quiet: true });
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -144,24 +144,41 @@ export function resizeAndScale(
   const [mul, add] = opts.scaling === '0,1' ? [1 / 255, 0] : [1 / 127.5, -1];
   const src = image.data;
   const rowStride = image.width * 3;
+  // Separable, same arithmetic as TF (top/bottom rows lerped in x, then in y): each source row is
+  // interpolated in x once and reused by the output rows that sample it.
+  const lerpRow = (sourceRow: number, into: Float64Array) => {
+    const base = sourceRow * rowStride;
+    for (let x = 0, k = 0; x < size; x++) {
+      const left = base + xs.lower[x] * 3;
+      const right = base + xs.upper[x] * 3;
+      const xl = xs.lerp[x];
+      for (let c = 0; c < 3; c++, k++) into[k] = src[left + c] + (src[right + c] - src[left + c]) * xl;
+    }
+  };
+  let top = new Float64Array(size * 3);
+  let bottom = new Float64Array(size * 3);
+  let topRow = -1;
+  let bottomRow = -1;
   let o = offset;
   for (let y = 0; y < size; y++) {
-    const top = ys.lower[y] * rowStride;
-    const bottom = ys.upper[y] * rowStride;
-    const yl = ys.lerp[y];
-    for (let x = 0; x < size; x++) {
-      const left = xs.lower[x] * 3;
-      const right = xs.upper[x] * 3;
-      const xl = xs.lerp[x];
-      for (let c = 0; c < 3; c++) {
-        const tl = src[top + left + c];
-        const tr = src[top + right + c];
-        const bl = src[bottom + left + c];
-        const br = src[bottom + right + c];
-        const t = tl + (tr - tl) * xl;
-        const b = bl + (br - bl) * xl;
-        out[o++] = (t + (b - t) * yl) * mul + add;
+    const wantTop = ys.lower[y];
+    const wantBottom = ys.upper[y];
+    if (wantTop !== topRow) {
+      if (wantTop === bottomRow) [top, bottom, topRow, bottomRow] = [bottom, top, bottomRow, -1];
+      else {
+        lerpRow(wantTop, top);
+        topRow = wantTop;
       }
+    }
+    if (wantBottom !== bottomRow) {
+      if (wantBottom === topRow) bottom.set(top);
+      else lerpRow(wantBottom, bottom);
+      bottomRow = wantBottom;
+    }
+    const yl = ys.lerp[y];
+    for (let k = 0; k < size * 3; k++) {
+      const t = top[k];
+      out[o++] = (t + (bottom[k] - t) * yl) * mul + add;
     }
   }
   return out;

@@ -3,8 +3,8 @@
  * (FixedSizeList<Float16|Float32>[locations*dim]). Written record batch by record batch straight to a
  * temp file (memory = one record batch, not one shard), fsynced and renamed into place.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import {
   DataType,
   Field,
@@ -78,21 +78,30 @@ class ShardFile {
 
   constructor(readonly path: string) {
     this.tmp = tempPathFor(path);
-    this.fd = openSync(this.tmp, 'w');
+    mkdirSync(dirname(path), { recursive: true });
+    const fd = openSync(this.tmp, 'w');
+    this.fd = fd;
     // The writer queues views of the batch buffers; this loop copies them to disk as they come.
     this.drain = (async () => {
       for await (const chunk of this.writer) {
         let offset = 0;
-        while (offset < chunk.byteLength) offset += writeSync(this.fd, chunk, offset);
+        while (offset < chunk.byteLength) offset += writeSync(fd, chunk, offset);
         this.bytes += chunk.byteLength;
       }
     })();
+    // A write error (disk full…) surfaces in write()/close(); after abort() it is expected and ignored.
+    this.drain.catch((err: unknown) => {
+      this.error ??= err;
+    });
   }
+
+  private error: unknown;
 
   async write(batch: RecordBatch): Promise<void> {
     this.writer.write(batch);
     // Let the drain loop run (queued chunks resolve as microtasks) so batch memory is released now.
     await new Promise<void>((resolve) => setImmediate(resolve));
+    if (this.error) throw this.error;
     if (this.bytes >= MAX_ARROW_FILE_BYTES) throw new CaptionerError(`${this.path}: shard reached ${this.bytes} bytes, above the file cap`);
   }
 

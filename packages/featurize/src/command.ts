@@ -1,0 +1,39 @@
+import type { CommandModule } from 'yargs';
+import { runHandler, stageContext, withCommonOptions, type CommonArgs } from '@captioner/core';
+import { initBackend } from '@captioner/tf';
+import { onnxRuntimeAvailable } from './engines/index.js';
+import { runFeaturize } from './stage.js';
+
+interface FeaturizeArgs extends CommonArgs {
+  weights?: string;
+  engine?: string;
+}
+
+export const featurizeCommand: CommandModule<object, FeaturizeArgs> = {
+  command: 'featurize',
+  describe: 'InceptionV3 feature grid per image → sharded Arrow',
+  builder: (y) =>
+    withCommonOptions(y)
+      .option('weights', {
+        type: 'string',
+        describe: 'TF.js layers model folder of a Keras InceptionV3 (shortcut for --featurize.weights; default: bundled nsfwjs InceptionV3)',
+      })
+      .option('engine', {
+        type: 'string',
+        choices: ['auto', 'onnx', 'tfjs'],
+        describe: 'inference engine (shortcut for --featurize.engine)',
+      }),
+  handler: runHandler(async (argv: FeaturizeArgs) => {
+    // The shortcuts are folded into the dotted-override object that stageContext validates.
+    const section = { ...((argv.featurize as Record<string, unknown> | undefined) ?? {}) };
+    if (argv.weights !== undefined) section.weights = argv.weights;
+    if (argv.engine !== undefined) section.engine = argv.engine;
+    const ctx = stageContext({ ...argv, featurize: section });
+    const { engine } = ctx.config.featurize;
+    // The TF.js engine runs on the backend chosen by --backend / config; onnx needs no TF.js backend.
+    if (engine === 'tfjs' || (engine === 'auto' && !(await onnxRuntimeAvailable()))) {
+      await initBackend({ backend: ctx.config.backend });
+    }
+    await runFeaturize({ ingestDir: ctx.dir('ingest'), outDir: ctx.dir('featurize'), root: ctx.root, config: ctx.config.featurize });
+  }),
+};

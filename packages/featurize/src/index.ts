@@ -1,0 +1,28 @@
+export type { FeatureExtractor, FeatureExtractorOptions, FeatureLayer, PixelScaling } from './extractor.js';
+export { createFeatureExtractor, onnxRuntimeAvailable, type CreateFeatureExtractorOptions, type EngineName } from './engines/index.js';
+export { runFeaturize, type RunFeaturizeOptions } from './stage.js';
+export { openFeatureStore, type FeatureStore, type FeatureStoreOptions } from './store.js';
+export { featurizeImage, disposeFeaturizeImageCache, type FeaturizeImageOptions } from './featurize-image.js';
+export {
+  preprocessImage,
+  decodeImage,
+  resizeAndScale,
+  readImageBytes,
+  ImageDecodeError,
+  type ImageFailureKind,
+  type PreprocessOptions,
+  type DecodedImage,
+} from './preprocess.js';
+export { float32ToFloat16, float16ToFloat32, toFloat16Bits, fromFloat16Bits } from './float16.js';
+export {
+  readFeaturizeManifest,
+  validateManifest,
+  settingsHash,
+  MANIFEST_FILE,
+  type FeaturizeManifest,
+  type FeatureSettings,
+  type FeatureDtype,
+  type ShardEntry,
+  type FailedImage,
+} from './manifest.js';
+export { featurizeCommand } from './command.js';
