@@ -68,10 +68,14 @@ export const featurizeSchema = z
   })
   .strict();
 
+/** Show-Attend-Tell sizes (@captioner/model); vocabSize, locations and featureDim come from the tokenize and featurize outputs. */
 export const modelSchema = z
   .object({
+    /** Encoder output and word-embedding size E (the GRU input is [context, embedding] = 2E). */
     embeddingDim: z.number().int().min(1).default(256),
+    /** GRU state size U (also fc1's width). */
     units: z.number().int().min(1).default(512),
+    /** Bahdanau attention hidden size A. */
     attentionUnits: z.number().int().min(1).default(512),
   })
   .strict();
@@ -107,7 +111,7 @@ export const evaluateSchema = z
     split: z.enum(['train', 'val', 'test']).default('test'),
     /** Beam width of the beam-search decoding (greedy decoding is always run too). */
     beam: z.number().int().min(1).default(3),
-    /** Longest generated caption in tokens (null = the vocabulary's maxLength). */
+    /** Decoder steps per caption, counting the <eos> step (null = vocab maxLength − 1: the longest training caption). */
     maxLength: z.number().int().min(2).nullable().default(null),
     /** Evaluate at most this many images (null = the whole split). */
     limit: z.number().int().min(1).nullable().default(null),

@@ -1,0 +1,24 @@
+export {
+  CaptionModel,
+  DEFAULT_MODEL_DIMS,
+  parameterSpecs,
+  gruCell,
+  type CaptionModelConfig,
+  type StepResult,
+  type LossOptions,
+  type LossAndGradients,
+} from './model.js';
+export { trainStep, type TrainStepOptions, type TrainStepResult } from './train-step.js';
+export { greedyDecode, beamSearch, sampleDecode, type DecodeResult, type DecodeOptions, type BeamOptions, type SampleOptions } from './decode.js';
+export {
+  MODEL_FORMAT,
+  MODEL_FILES,
+  encodeModelArtifacts,
+  modelFromArtifacts,
+  type ModelArtifacts,
+  type LoadedCaptionModel,
+  type SaveExtras,
+  type Vocabulary,
+  type FeatureInfo,
+} from './artifacts.js';
+export { referenceLoss } from './reference.js';
