@@ -62,11 +62,31 @@ export type LoadedCaptionModel = CaptionModel & {
   words: string[];
 };
 
-const FEATURE_KEYS = ['layer', 'scaling', 'dim', 'locations', 'grid', 'inputSize', 'weightsHash'] as const;
+/**
+ * What a captioner needs to featurize a new image exactly as the training features were made:
+ * the network cut, pixel scaling, resize grid mode, alpha handling, on-disk precision (caption-time
+ * features are rounded the same way) and the preprocessing version.
+ */
+const FEATURE_KEYS = [
+  'backbone',
+  'layer',
+  'scaling',
+  'dim',
+  'locations',
+  'grid',
+  'inputSize',
+  'weightsHash',
+  'weights',
+  'halfPixelCenters',
+  'alpha',
+  'dtype',
+  'preprocessVersion',
+] as const;
 
 export async function encodeModelArtifacts(model: CaptionModel, extras: SaveExtras): Promise<ModelArtifacts> {
   const { data, specs } = await tf.io.encodeWeights(model.namedWeights());
-  const features = Object.fromEntries(FEATURE_KEYS.map((k) => [k, (extras.features as Record<string, unknown>)[k]]));
+  const given = extras.features as Record<string, unknown>;
+  const features = Object.fromEntries(FEATURE_KEYS.filter((k) => given[k] !== undefined).map((k) => [k, given[k]]));
   return {
     modelJson: {
       format: MODEL_FORMAT,

@@ -1,5 +1,5 @@
 import { tf } from '@captioner/tf';
-import type { CaptionModel } from '@captioner/model';
+import type { CaptionModel, CaptionModelConfig } from '@captioner/model';
 import type { FeatureStoreLike } from './dataset.js';
 
 /** The model as training sees it: weights that can be saved with metadata. */
@@ -21,14 +21,7 @@ export interface StepResult {
  * depends on a handful of calls (and tests can count or wrap them).
  */
 /** What CaptionModel.create takes (sizes from the data, dims from the config's `model` section). */
-export interface ModelShape {
-  vocabSize: number;
-  locations: number;
-  featureDim: number;
-  embeddingDim: number;
-  units: number;
-  attentionUnits: number;
-}
+export type ModelShape = CaptionModelConfig;
 
 export interface ModelApi {
   create(config: ModelShape, seed: number): TrainableModel;

@@ -2,17 +2,10 @@ import { existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { RecordBatchReader, type Data, type FixedSizeList, type Int32 } from 'apache-arrow';
 import { CaptionerError, readJson } from '@captioner/core';
+import type { Vocabulary } from '@captioner/model';
 
-/** The part of tokenize's vocab.json training needs (the whole object is passed on to model.save). */
-export interface Vocab {
-  numWords: number;
-  vocabSize: number;
-  oovToken: string;
-  padToken: string;
-  maxLength: number;
-  wordIndex: Record<string, number>;
-  [key: string]: unknown;
-}
+/** tokenize's vocab.json as the model saves it (the whole object is passed on to model.save). */
+export type Vocab = Vocabulary;
 
 export function readVocab(path: string): Vocab {
   if (!existsSync(path)) throw new CaptionerError(`missing input ${path} (run \`captioner tokenize\` first)`);
