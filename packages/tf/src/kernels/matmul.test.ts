@@ -1,21 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '../index.js';
-import { maxRelativeError, randomValues, runOn } from '../testing/compare.js';
+import { compareWithCpu as compareWithCpuOn, randomValues } from '../testing/compare.js';
 import { directCost, swappedCost } from './matmul.js';
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', threads: 1, quiet: true });
 });
 
-async function compareWithCpu(compute: () => tf.Tensor | tf.Tensor[], tolerance = 1e-4): Promise<void> {
-  const expected = await runOn('cpu', compute);
-  const actual = await runOn('wasm', compute);
-  expect(actual.length).toBe(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    expect(actual[i].shape).toEqual(expected[i].shape);
-    expect(maxRelativeError(actual[i], expected[i])).toBeLessThan(tolerance);
-  }
-}
+const compareWithCpu = (compute: () => tf.Tensor | tf.Tensor[], tolerance = 1e-4) => compareWithCpuOn(compute, tolerance);
 
 /** Operand shapes for op(A) [.., m, k] · op(B) [.., k, n] with the given transposes. */
 function operandShapes(batchA: number[], batchB: number[], m: number, k: number, n: number, tA: boolean, tB: boolean) {

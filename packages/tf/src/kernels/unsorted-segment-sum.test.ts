@@ -1,20 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '../index.js';
-import { maxRelativeError, randomIds, randomValues, runOn } from '../testing/compare.js';
+import { compareWithCpu as compareWithCpuOn, maxRelativeError, randomIds, randomValues, runOn } from '../testing/compare.js';
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', threads: 1, quiet: true });
 });
 
-async function compareWithCpu(compute: () => tf.Tensor | tf.Tensor[], tolerance = 1e-5): Promise<void> {
-  const expected = await runOn('cpu', compute);
-  const actual = await runOn('wasm', compute);
-  expect(actual.length).toBe(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    expect(actual[i].shape).toEqual(expected[i].shape);
-    expect(maxRelativeError(actual[i], expected[i])).toBeLessThan(tolerance);
-  }
-}
+const compareWithCpu = (compute: () => tf.Tensor | tf.Tensor[], tolerance = 1e-5) => compareWithCpuOn(compute, tolerance);
 
 describe('UnsortedSegmentSum on wasm', () => {
   it('is registered by initBackend', () => {

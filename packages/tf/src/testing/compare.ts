@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { seededRandom } from '@captioner/core';
 import * as tf from '@tensorflow/tfjs';
 
@@ -43,4 +44,15 @@ export function maxRelativeError(actual: Computed, expected: Computed): number {
     if (!(diff <= worst)) worst = Number.isNaN(diff) ? Infinity : diff;
   }
   return worst;
+}
+
+/** Runs `compute` on cpu and on wasm and expects the same shapes and values within `tolerance`. */
+export async function compareWithCpu(compute: () => tf.Tensor | tf.Tensor[], tolerance: number): Promise<void> {
+  const expected = await runOn('cpu', compute);
+  const actual = await runOn('wasm', compute);
+  expect(actual.length).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    expect(actual[i].shape).toEqual(expected[i].shape);
+    expect(maxRelativeError(actual[i], expected[i])).toBeLessThan(tolerance);
+  }
 }
