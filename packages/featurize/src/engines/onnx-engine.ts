@@ -5,6 +5,7 @@ import { rmSync } from 'node:fs';
 import { CaptionerError, log } from '@captioner/core';
 import type { FeatureExtractor, FeatureExtractorOptions } from '../extractor.js';
 import { FEATURE_LAYERS, loadTruncatedModel } from './inception.js';
+import { makeExtractor, threadsLabel } from './extractor-base.js';
 import { cachedFeatureModelPath, ONNX_INPUT, ONNX_OUTPUT } from './onnx-export.js';
 
 export interface OnnxExtractorOptions extends FeatureExtractorOptions {
@@ -65,34 +66,19 @@ export async function createOnnxExtractor(opts: OnnxExtractorOptions): Promise<F
     rmSync(cached.path, { force: true });
     session = await ort.InferenceSession.create(cachedFeatureModelPath(truncated, opts.cacheDir).path, sessionOptions);
   }
-  const geometry = FEATURE_LAYERS[opts.layer];
+  const { grid, dim } = FEATURE_LAYERS[opts.layer];
+  const expected = (n: number) => n * grid[0] * grid[1] * dim;
   const size = truncated.inputSize;
-  const locations = geometry.grid[0] * geometry.grid[1];
-  return {
-    engine: `onnxruntime-node (cpu, ${threads} thread${threads === 1 ? '' : 's'})`,
-    inputSize: size,
-    locations,
-    grid: [...geometry.grid],
-    dim: geometry.dim,
-    weightsHash: truncated.weightsHash,
-    async extract(pixels: Float32Array, n: number): Promise<Float32Array> {
-      if (pixels.length !== n * size * size * 3) {
-        throw new Error(`extract: got ${pixels.length} floats, expected ${n}x${size}x${size}x3 = ${n * size * size * 3}`);
-      }
-      const input = new ort.Tensor('float32', pixels, [n, size, size, 3]);
-      const result = await session.run({ [ONNX_INPUT]: input });
-      const out = result[ONNX_OUTPUT];
-      try {
-        const data = out.data as Float32Array;
-        if (data.length !== n * locations * geometry.dim) throw new Error(`onnx output has ${data.length} values, expected ${n * locations * geometry.dim}`);
-        return data;
-      } finally {
-        // Output buffers are JS-owned copies in onnxruntime-node; dispose releases the tensor wrapper.
-        input.dispose();
-      }
-    },
-    dispose() {
-      void session.release();
-    },
+  const run = async (pixels: Float32Array, n: number): Promise<Float32Array> => {
+    const input = new ort.Tensor('float32', pixels, [n, size, size, 3]);
+    try {
+      const data = (await session.run({ [ONNX_INPUT]: input }))[ONNX_OUTPUT].data as Float32Array;
+      if (data.length !== expected(n)) throw new Error(`onnx output has ${data.length} values, expected ${expected(n)}`);
+      return data;
+    } finally {
+      // Output buffers are JS-owned copies in onnxruntime-node; dispose releases the tensor wrapper.
+      input.dispose();
+    }
   };
+  return makeExtractor(truncated, opts.layer, `onnxruntime-node (cpu, ${threadsLabel(threads)})`, run, () => void session.release());
 }

@@ -2,6 +2,7 @@
 import { CaptionerError } from '@captioner/core';
 import type { FeatureExtractor, FeatureExtractorOptions } from '../extractor.js';
 import { FEATURE_LAYERS, loadTruncatedModel, type TruncatedModel } from './inception.js';
+import { makeExtractor, threadsLabel } from './extractor-base.js';
 import { initBackend, tf } from '@captioner/tf';
 
 /** An IOHandler over in-memory artifacts: nothing is fetched. */
@@ -34,31 +35,17 @@ export async function createTfjsExtractor(opts: FeatureExtractorOptions): Promis
     );
   }
   const locations = geometry.grid[0] * geometry.grid[1];
-  const threads = backend.threads;
-  return {
-    engine: `tfjs (${backend.name}, ${threads} thread${threads === 1 ? '' : 's'})`,
-    inputSize: size,
-    locations,
-    grid: [...geometry.grid],
-    dim: geometry.dim,
-    weightsHash: truncated.weightsHash,
-    async extract(pixels: Float32Array, n: number): Promise<Float32Array> {
-      if (pixels.length !== n * size * size * 3) {
-        throw new Error(`extract: got ${pixels.length} floats, expected ${n}x${size}x${size}x3 = ${n * size * size * 3}`);
-      }
-      const out = tf.tidy(() => {
-        let y = model.predict(tf.tensor4d(pixels, [n, size, size, 3])) as tf.Tensor4D;
-        if (geometry.poolBy > 1) y = tf.avgPool(y, geometry.poolBy, geometry.poolBy, 'valid');
-        return y.reshape([n, locations, geometry.dim]);
-      });
-      try {
-        return (await out.data()) as Float32Array;
-      } finally {
-        out.dispose();
-      }
-    },
-    dispose() {
-      model.dispose();
-    },
+  const run = async (pixels: Float32Array, n: number): Promise<Float32Array> => {
+    const out = tf.tidy(() => {
+      let y = model.predict(tf.tensor4d(pixels, [n, size, size, 3])) as tf.Tensor4D;
+      if (geometry.poolBy > 1) y = tf.avgPool(y, geometry.poolBy, geometry.poolBy, 'valid');
+      return y.reshape([n, locations, geometry.dim]);
+    });
+    try {
+      return (await out.data()) as Float32Array;
+    } finally {
+      out.dispose();
+    }
   };
+  return makeExtractor(truncated, opts.layer, `tfjs (${backend.name}, ${threadsLabel(backend.threads)})`, run, () => model.dispose());
 }
