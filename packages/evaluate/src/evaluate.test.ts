@@ -7,7 +7,7 @@ import { openFeatureStore } from '@captioner/featurize';
 import { CaptionModel, beamSearch, greedyDecode } from '@captioner/model';
 import { tf } from '@captioner/tf';
 import { readEvalMetrics, readPredictions } from '@captioner/viz';
-import { runEvaluate } from './evaluate.js';
+import { cleanedReferenceTokens, runEvaluate } from './evaluate.js';
 import { cocoTokenize, scoreCaptions } from './metrics/index.js';
 import { createTinyPipeline, LOCATIONS, type TinyPipeline } from './pipeline.fixture.js';
 
@@ -87,6 +87,8 @@ describe('runEvaluate on a tiny model', () => {
         expect(metrics.methods[method].scores[k]).toBeCloseTo(v, 12);
         expect(metrics.x100[method][k]).toBeCloseTo(v * 100, 2);
       }
+      const cleaned = scoreCaptions(items.map((it, i) => ({ ...it, references: p.captions.get(p.testImages[i])!.map(cleanedReferenceTokens) }))).corpus;
+      for (const [k, v] of Object.entries(cleaned)) expect(metrics.x100CleanedReferences[method][k]).toBeCloseTo(v * 100, 2);
     }
     expect(metrics.metricNotes.METEOR).toMatch(/not computed/);
 
@@ -99,6 +101,15 @@ describe('runEvaluate on a tiny model', () => {
     expect(vizMetrics.rows.map((r) => r.method)).toEqual(['greedy', 'beam']);
     expect(vizMetrics.columns).toEqual(['BLEU-1', 'BLEU-2', 'BLEU-3', 'BLEU-4', 'CIDEr-D', 'ROUGE-L']);
     expect(vizMetrics.rows[1].scores['CIDEr-D']).toBe(metrics.methods.beam.scores['CIDEr-D']);
+  });
+
+  it('cleans references the way text-clean cleans training captions, so a caption the model could say scores 100', () => {
+    expect(cleanedReferenceTokens('A dog runs, in a park.')).toEqual(['dog', 'runs', 'in', 'park']);
+    expect(cleanedReferenceTokens("A man's T-shirt is 2 sizes too big .")).toEqual(['mans', 'tshirt', 'is', 'sizes', 'too', 'big']);
+    const references = ['A dog runs in a park .', 'The dog is running on the grass .'];
+    const item = (refs: string[][]) => [{ candidate: ['dog', 'runs', 'in', 'park'], references: refs }];
+    expect(scoreCaptions(item(references.map(cleanedReferenceTokens))).corpus['BLEU-4']).toBeCloseTo(1, 6);
+    expect(scoreCaptions(item(references.map(cocoTokenize))).corpus['BLEU-4']).toBeLessThan(0.5);
   });
 
   it('decodes in batches exactly as one image at a time', async () => {

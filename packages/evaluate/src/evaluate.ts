@@ -4,6 +4,7 @@ import { CaptionerError, log, peakRssMiB, progress, timer, withAtomicPath, write
 import { tf } from '@captioner/tf';
 import { beamSearch, greedyDecode, type DecodeResult } from '@captioner/model';
 import { openFeatureStore, type FeatureStore } from '@captioner/featurize';
+import { cleanWords } from '@captioner/text-clean';
 import { cocoTokenize, METRIC_NAMES, scoreCaptions, type CaptionScores, type ScoredCaption } from './metrics/index.js';
 import { readReferences } from './references.js';
 import { predictionsJsonl, predictionsTable, round, type DecodingMethod, type PredictionRow } from './outputs.js';
@@ -53,6 +54,12 @@ export interface EvaluateReport {
   methods: Record<DecodingMethod, MethodReport>;
   /** The same scores x100, as papers print them (2 decimals). */
   x100: Record<DecodingMethod, CaptionScores>;
+  /**
+   * x100 scores against references cleaned the way training captions are (text-clean: no one-letter
+   * words such as "a", no punctuation). The model can never say "a", so this shows what the dropped
+   * articles cost; it is not comparable to published numbers, which use the raw references (`x100`).
+   */
+  x100CleanedReferences: Record<DecodingMethod, CaptionScores>;
   metricNotes: Record<string, string>;
   backend: string;
   seconds: number;
@@ -65,6 +72,7 @@ export const METRIC_NOTES: Record<string, string> = {
   BLEU: 'corpus BLEU-1..4 as pycocoevalcap bleu_scorer (closest reference length, clipped counts summed over the corpus)',
   'CIDEr-D': 'pycocoevalcap cider_scorer: n=1..4, tf-idf with document frequencies over this split\'s references, sigma=6 length penalty, clipped, x10',
   'ROUGE-L': 'pycocoevalcap rouge.py: LCS, beta=1.2, max precision and max recall over references',
+  cleanedReferences: 'x100CleanedReferences: the same metrics against references passed through text-clean (lowercase, punctuation and one-letter words such as "a" removed), i.e. in the model\'s own vocabulary; not comparable to published scores',
   METEOR: 'not computed: a faithful METEOR needs the Java METEOR 1.5 with WordNet synonyms and paraphrase tables',
 };
 
@@ -132,6 +140,14 @@ async function decodeAll(
 
 const caption = (r: DecodeResult) => r.words.join(' ');
 
+const times100 = (scores: CaptionScores): CaptionScores =>
+  Object.fromEntries(METRIC_NAMES.map((k) => [k, round(scores[k] * 100, 2)])) as unknown as CaptionScores;
+
+/** A reference as the model's training captions were cleaned (text-clean), then PTB-tokenized like every candidate. */
+export function cleanedReferenceTokens(reference: string): string[] {
+  return cocoTokenize(cleanWords(reference).join(' '));
+}
+
 function flattenAttention(r: DecodeResult, locations: number): Float32Array {
   const out = new Float32Array(r.attention.length * locations);
   r.attention.forEach((row, i) => out.set(row, i * locations));
@@ -171,9 +187,11 @@ export async function runEvaluate(opts: RunEvaluateOptions): Promise<EvaluateRep
       });
 
       const tokenizedRefs = selection.images.map((image) => references.get(image)!.map(cocoTokenize));
+      const cleanedRefs = selection.images.map((image) => references.get(image)!.map(cleanedReferenceTokens));
       const rows: PredictionRow[] = [];
       const methods = {} as Record<DecodingMethod, MethodReport>;
       const x100 = {} as Record<DecodingMethod, CaptionScores>;
+      const x100CleanedReferences = {} as Record<DecodingMethod, CaptionScores>;
       for (const method of ['greedy', 'beam'] as const) {
         const decoded = results[method];
         const items: ScoredCaption[] = decoded.map((r, i) => ({ candidate: cocoTokenize(caption(r)), references: tokenizedRefs[i] }));
@@ -204,9 +222,11 @@ export async function runEvaluate(opts: RunEvaluateOptions): Promise<EvaluateRep
             imagesPerSecond: decoded.length / Math.max(seconds[method], 1e-9),
           },
         };
-        x100[method] = Object.fromEntries(METRIC_NAMES.map((k) => [k, round(scores.corpus[k] * 100, 2)])) as unknown as CaptionScores;
+        x100[method] = times100(scores.corpus);
+        x100CleanedReferences[method] = times100(scoreCaptions(items.map((it, i) => ({ ...it, references: cleanedRefs[i] }))).corpus);
         const m = x100[method];
-        log(STAGE, `${method}: BLEU-1 ${m['BLEU-1']} BLEU-4 ${m['BLEU-4']} CIDEr-D ${m['CIDEr-D']} ROUGE-L ${m['ROUGE-L']} (x100)`);
+        const c = x100CleanedReferences[method];
+        log(STAGE, `${method}: BLEU-1 ${m['BLEU-1']} BLEU-4 ${m['BLEU-4']} CIDEr-D ${m['CIDEr-D']} ROUGE-L ${m['ROUGE-L']} (x100; against cleaned references: BLEU-1 ${c['BLEU-1']} BLEU-4 ${c['BLEU-4']})`);
       }
 
       const report: EvaluateReport = {
@@ -218,6 +238,7 @@ export async function runEvaluate(opts: RunEvaluateOptions): Promise<EvaluateRep
         model: { ...model.config },
         methods,
         x100,
+        x100CleanedReferences,
         metricNotes: METRIC_NOTES,
         backend: tf.getBackend(),
         seconds: elapsed(),

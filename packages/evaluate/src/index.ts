@@ -1,5 +1,5 @@
 export * from './metrics/index.js';
-export { runEvaluate, METRIC_NOTES, type RunEvaluateOptions, type EvaluateReport, type MethodReport } from './evaluate.js';
+export { runEvaluate, cleanedReferenceTokens, METRIC_NOTES, type RunEvaluateOptions, type EvaluateReport, type MethodReport } from './evaluate.js';
 export { readReferences, type Split } from './references.js';
 export { predictionsTable, predictionsJsonl, PREDICTIONS_SCHEMA_VERSION, type PredictionRow, type DecodingMethod } from './outputs.js';
 export { loadTrainedModel, checkFeatureCompatibility, checkpointInfo, type TrainedModel } from './trained-model.js';
