@@ -94,6 +94,11 @@ export const trainSchema = z
     attentionPenalty: z.number().min(0).default(0),
     /** Largest micro-batch (rows x steps must stay under the wasm 4 GiB cap). */
     microBatch: z.number().int().min(1).default(64),
+    /**
+     * Data-parallel replicas on wasm/cpu: each batch is split across this many threads, each with its
+     * own TF.js backend (null = one per CPU core; tfjs-node always uses 1: TensorFlow threads itself).
+     */
+    replicas: z.number().int().min(1).nullable().default(1),
     keepLast: z.number().int().min(1).default(2),
     /** Feature-cache budget in MiB for streaming shards. */
     memoryBudgetMB: z.number().int().min(64).default(4096),

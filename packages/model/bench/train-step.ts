@@ -4,8 +4,10 @@
  * 512, Adam. Prints one JSON object on stdout (progress on stderr).
  *
  *   npx tsx --conditions=source packages/model/bench/train-step.ts [--backend wasm] [--threads 2]
- *     [--steps 5] [--warmup 1] [--batch 64] [--micro-batch 64] [--baseline] [--profile]
+ *     [--steps 5] [--warmup 1] [--batch 64] [--micro-batch 64] [--replicas 1] [--baseline] [--profile]
  *
+ * --replicas N splits each batch across this thread and N-1 worker threads (DataParallelTrainer),
+ * each replica with --threads wasm threads.
  * --baseline also times the straightforward formulation (per-word encoder, tanh attention,
  * autodiff) on the same workload; --profile adds per-kernel times of one step (tf.profile).
  */
@@ -13,7 +15,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { tf, initBackend } from '@captioner/tf';
 import { peakRssMiB, seededRandom } from '@captioner/core';
-import { CaptionModel, greedyDecode, referenceLoss, trainStep } from '../src/index.js';
+import { CaptionModel, DataParallelTrainer, greedyDecode, referenceLoss, trainStep } from '../src/index.js';
 import { profilePhases } from '../src/profile.js';
 
 const { values: args } = parseArgs({
@@ -24,6 +26,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '1' },
     batch: { type: 'string', default: '64' },
     'micro-batch': { type: 'string' },
+    replicas: { type: 'string', default: '1' },
     length: { type: 'string', default: '35' },
     vocab: { type: 'string', default: '5001' },
     baseline: { type: 'boolean', default: false },
@@ -51,6 +54,14 @@ const optimizer = tf.train.adam(1e-3);
 const positions = B * (T - 1);
 const opts = { clipNorm: 5, ...(args['micro-batch'] ? { microBatch: Number(args['micro-batch']) } : {}) };
 
+const replicas = Number(args.replicas);
+const trainer =
+  replicas > 1 ? await DataParallelTrainer.start(config, { replicas, backend: backend.name as 'wasm' | 'cpu', threadsPerReplica: backend.threads }) : undefined;
+const step = async () => {
+  if (trainer) await trainer.trainStep(model, optimizer, features, tokens, opts);
+  else trainStep(model, optimizer, features, tokens, opts);
+};
+
 let cpuSeconds = 0;
 /** Wall seconds of fn; its process CPU seconds (all threads) accumulate in cpuSeconds. */
 function time(fn: () => void): number {
@@ -62,13 +73,23 @@ function time(fn: () => void): number {
   return (performance.now() - t0) / 1000;
 }
 
+/** timeAsync: the same for an async step (CPU of worker threads counts: cpuUsage is per process). */
+async function timeAsync(fn: () => Promise<void>): Promise<number> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await fn();
+  const c = process.cpuUsage(c0);
+  cpuSeconds = (c.user + c.system) / 1e6;
+  return (performance.now() - t0) / 1000;
+}
+
 const load0 = os.loadavg()[0];
-for (let i = 0; i < Number(args.warmup); i++) log(`warm-up step ${time(() => trainStep(model, optimizer, features, tokens, opts)).toFixed(2)} s`);
+for (let i = 0; i < Number(args.warmup); i++) log(`warm-up step ${(await timeAsync(step)).toFixed(2)} s`);
 const tensorsBefore = tf.memory().numTensors;
 const times: number[] = [];
 const cpuTimes: number[] = [];
 for (let i = 0; i < Number(args.steps); i++) {
-  times.push(time(() => trainStep(model, optimizer, features, tokens, opts)));
+  times.push(await timeAsync(step));
   cpuTimes.push(cpuSeconds);
   log(`step ${i + 1}: ${times[i].toFixed(2)} s wall, ${cpuSeconds.toFixed(2)} s cpu`);
 }
@@ -131,6 +152,7 @@ console.log(
       workload: { batch: B, captionLength: T, predictedPositions: positions, vocab: V, features: [L, D], embeddingDim: 256, units: 512, attentionUnits: 512, optimizer: 'adam', ...opts },
       backend: backend.name,
       threads: backend.threads,
+      replicas,
       backendDetail: backend.description,
       secondsPerStep: +mean.toFixed(3),
       stepTimes: times.map((t) => +t.toFixed(3)),
@@ -150,4 +172,5 @@ console.log(
     2,
   ),
 );
+await trainer?.dispose();
 process.exit(0);

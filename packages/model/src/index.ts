@@ -8,7 +8,8 @@ export {
   type LossOptions,
   type LossAndGradients,
 } from './model.js';
-export { trainStep, type TrainStepOptions, type TrainStepResult } from './train-step.js';
+export { trainStep, accumulateGradients, applyGradientSums, type TrainStepOptions, type TrainStepResult, type GradientSums } from './train-step.js';
+export { DataParallelTrainer, type DataParallelOptions } from './data-parallel.js';
 export { greedyDecode, beamSearch, sampleDecode, type DecodeResult, type DecodeOptions, type BeamOptions, type SampleOptions } from './decode.js';
 export {
   MODEL_FORMAT,

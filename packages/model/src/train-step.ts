@@ -20,17 +20,28 @@ export interface TrainStepResult {
   gradNorm: number;
 }
 
+/** Gradients of (part of) a batch, aligned with `model.variables`. */
+export interface GradientSums {
+  /** Token-weighted gradient sums, or already the mean gradient when `isMean` (one micro-batch). */
+  grads: tf.Tensor[];
+  isMean: boolean;
+  /** Σ loss × tokens over the micro-batches. */
+  lossSum: number;
+  /** Non-pad target positions. */
+  tokens: number;
+}
+
 /**
- * One optimizer step on a batch. Micro-batch gradients are weighted by their non-pad token counts,
- * so the applied gradient equals the full-batch gradient of the masked mean loss.
+ * Gradients of a batch, micro-batch by micro-batch. Micro-batch gradients are weighted by their
+ * non-pad token counts, so sums / tokens is the full-batch gradient of the masked mean loss (and
+ * sums from several replicas add up the same way: see data-parallel.ts).
  */
-export function trainStep(
+export function accumulateGradients(
   model: CaptionModel,
-  optimizer: tf.Optimizer,
   features: tf.Tensor3D,
   tokens: tf.Tensor2D,
-  opts: TrainStepOptions = {},
-): TrainStepResult {
+  opts: Pick<TrainStepOptions, 'attentionPenalty' | 'microBatch'> = {},
+): GradientSums {
   const B = features.shape[0];
   const micro = opts.microBatch && opts.microBatch > 0 ? Math.min(opts.microBatch, B) : B;
   const lossOpts = { attentionPenalty: opts.attentionPenalty ?? 0 };
@@ -57,18 +68,22 @@ export function trainStep(
       if (previous) tf.dispose(previous);
     }
   }
-  const sums = weightedSums!;
+  return { grads: weightedSums!, isMean: micro >= B, lossSum, tokens: total };
+}
+
+/** Clips the mean gradient to `clipNorm` and applies it with `optimizer`; disposes `g.grads`. */
+export function applyGradientSums(model: CaptionModel, optimizer: tf.Optimizer, g: GradientSums, clipNorm?: number): TrainStepResult {
+  const { grads: sums, tokens: total } = g;
   if (total === 0) {
     tf.dispose(sums);
     return { loss: 0, tokens: 0, gradNorm: 0 };
   }
   phase('optimizer: clip norm');
-  const single = micro >= B;
   const { grads, gradNorm } = tf.tidy(() => {
-    const mean = single ? sums : sums.map((s) => tf.div(s, total));
-    const norm = Math.sqrt(tf.addN(mean.map((g) => tf.sum(tf.square(g)))).dataSync()[0]);
-    const clip = opts.clipNorm && opts.clipNorm > 0 && norm > opts.clipNorm ? opts.clipNorm / norm : 1;
-    const out = clip === 1 ? mean.map((g) => tf.keep(single ? g.clone() : g)) : mean.map((g) => tf.keep(tf.mul(g, clip)));
+    const mean = g.isMean ? sums : sums.map((s) => tf.div(s, total));
+    const norm = Math.sqrt(tf.addN(mean.map((x) => tf.sum(tf.square(x)))).dataSync()[0]);
+    const clip = clipNorm && clipNorm > 0 && norm > clipNorm ? clipNorm / norm : 1;
+    const out = clip === 1 ? mean.map((x) => tf.keep(g.isMean ? x.clone() : x)) : mean.map((x) => tf.keep(tf.mul(x, clip)));
     return { grads: out, gradNorm: norm };
   });
   tf.dispose(sums);
@@ -76,5 +91,19 @@ export function trainStep(
   optimizer.applyGradients(model.variables.map((v, i) => ({ name: v.name, tensor: grads[i] })));
   tf.dispose(grads);
   phase(null);
-  return { loss: lossSum / total, tokens: total, gradNorm };
+  return { loss: g.lossSum / total, tokens: total, gradNorm };
+}
+
+/**
+ * One optimizer step on a batch: the token-weighted gradient over its micro-batches, clipped, applied.
+ * The applied gradient equals the full-batch gradient of the masked mean loss.
+ */
+export function trainStep(
+  model: CaptionModel,
+  optimizer: tf.Optimizer,
+  features: tf.Tensor3D,
+  tokens: tf.Tensor2D,
+  opts: TrainStepOptions = {},
+): TrainStepResult {
+  return applyGradientSums(model, optimizer, accumulateGradients(model, features, tokens, opts), opts.clipNorm);
 }

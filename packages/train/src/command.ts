@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { CommandModule } from 'yargs';
 import { log, runHandler, stageContext, withCommonOptions, type CommonArgs } from '@captioner/core';
 import { initBackend } from '@captioner/tf';
@@ -44,7 +45,11 @@ export const trainCommand: CommandModule<object, CommonArgs & { resume?: boolean
     }),
   handler: runHandler(async (argv) => {
     const ctx = stageContext(argv);
-    await initBackend({ backend: ctx.config.backend });
+    // Data-parallel replicas share the cores: each wasm backend gets cores / replicas threads
+    // (CAPTIONER_THREADS still wins).
+    const replicas = ctx.config.train.replicas ?? os.cpus().length;
+    const threads = process.env.CAPTIONER_THREADS ? undefined : Math.max(1, Math.floor(os.cpus().length / replicas));
+    await initBackend({ backend: ctx.config.backend, threads });
     const result = await withStopSignals((signal) =>
       runTrain({
         config: ctx.config,

@@ -1,5 +1,5 @@
 import { tf } from '@captioner/tf';
-import type { CaptionModel, CaptionModelConfig } from '@captioner/model';
+import type { CaptionModel, CaptionModelConfig, DataParallelTrainer } from '@captioner/model';
 import type { FeatureStoreLike } from './dataset.js';
 
 /** The model as training sees it: weights that can be saved with metadata. */
@@ -36,18 +36,39 @@ export interface ModelApi {
     opts: { clipNorm: number; attentionPenalty: number; microBatch: number },
   ): Promise<StepResult>;
   dispose(model: TrainableModel): void;
+  /** Releases what trainStep started (data-parallel worker threads). */
+  close?(): Promise<void>;
   openFeatureStore(dir: string, memoryBudgetMiB: number): FeatureStoreLike;
 }
 
+export interface DefaultModelApiOptions {
+  /** Data-parallel replicas including this thread (1 = plain trainStep); see DataParallelTrainer. */
+  replicas?: number;
+  /** wasm threads of each worker replica. */
+  threadsPerReplica?: number;
+}
+
 /** `@captioner/model` + `@captioner/featurize` (imported on first use: they pull in TF.js model code). */
-export async function defaultModelApi(): Promise<ModelApi> {
-  const { CaptionModel: Model, trainStep } = await import('@captioner/model');
+export async function defaultModelApi(opts: DefaultModelApiOptions = {}): Promise<ModelApi> {
+  const { CaptionModel: Model, DataParallelTrainer, trainStep } = await import('@captioner/model');
   const { openFeatureStore } = await import('@captioner/featurize');
+  const replicas = opts.replicas ?? 1;
+  let trainer: Promise<DataParallelTrainer> | undefined;
   return {
     create: (config, seed) => Model.create(config, seed) as unknown as TrainableModel,
     load: async (dir) => (await Model.load(dir)) as unknown as TrainableModel,
     loss: (model, features, tokens) => (model as CaptionModel).loss(features, tokens),
-    trainStep: async (model, optimizer, features, tokens, opts) => trainStep(model as CaptionModel, optimizer, features, tokens, opts),
+    trainStep: async (model, optimizer, features, tokens, stepOpts) => {
+      if (replicas <= 1) return trainStep(model as CaptionModel, optimizer, features, tokens, stepOpts);
+      const backend = tf.getBackend() === 'cpu' ? 'cpu' : 'wasm';
+      trainer ??= DataParallelTrainer.start((model as CaptionModel).config, { replicas, backend, threadsPerReplica: opts.threadsPerReplica ?? 1 });
+      return (await trainer).trainStep(model as CaptionModel, optimizer, features, tokens, stepOpts);
+    },
+    close: async () => {
+      const t = trainer;
+      trainer = undefined;
+      if (t) await (await t).dispose();
+    },
     dispose: (model) => (model as CaptionModel).dispose(),
     openFeatureStore: (dir, memoryBudgetMiB) => openFeatureStore(dir, { memoryBudgetMiB }) as unknown as FeatureStoreLike,
   };

@@ -60,6 +60,22 @@ describe('runTrain (tiny CaptionModel, synthetic data)', () => {
     expect(c.history[0].trainLoss).not.toBe(a.history[0].trainLoss);
   });
 
+  it('data parallel (2 replicas, worker thread) follows the serial loss curve', async () => {
+    const parallelApi = await defaultModelApi({ replicas: 2 });
+    const serial = await runTrain(options('dp-serial', { config: config({ epochs: 2 }) }));
+    const parallel = await runTrain(options('dp-parallel', { config: config({ epochs: 2 }), modelApi: parallelApi }));
+    expect(parallel.status).toBe('completed');
+    expect(parallel.history).toHaveLength(2);
+    parallel.history.forEach((m, i) => {
+      expect(m.tokens).toBe(serial.history[i].tokens);
+      expect(m.trainLoss).toBeCloseTo(serial.history[i].trainLoss, 4);
+      expect(m.valLoss!).toBeCloseTo(serial.history[i].valLoss!, 4);
+    });
+    // runTrain closed the replicas: the api starts fresh ones when used again.
+    const again = await runTrain(options('dp-again', { config: config({ epochs: 1 }), modelApi: parallelApi }));
+    expect(again.history[0].trainLoss).toBeCloseTo(serial.history[0].trainLoss, 4);
+  });
+
   it('writes metrics.jsonl, TensorBoard scalars, checkpoints and the exported model', async () => {
     const out = join(root, 'outputs');
     const result = await runTrain(options('outputs', { config: config({ keepLast: 2 }) }));

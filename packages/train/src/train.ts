@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import { join } from 'node:path';
-import { tf } from '@captioner/tf';
+import { currentBackend, tf } from '@captioner/tf';
 import { CaptionerError, log, progress, timer, type PipelineConfig } from '@captioner/core';
 import {
   gatherTokens,
@@ -174,7 +175,10 @@ async function evaluateLoss(model: TrainableModel, api: ModelApi, data: SplitDat
  */
 export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
   const cfg = opts.config.train;
-  const api = opts.modelApi ?? (await defaultModelApi());
+  const backend = await currentBackend();
+  const replicas = backend?.name === 'tensorflow' ? 1 : (cfg.replicas ?? os.cpus().length);
+  const api = opts.modelApi ?? (await defaultModelApi({ replicas, threadsPerReplica: backend?.threads ?? 1 }));
+  if (!opts.modelApi && replicas > 1) log(STAGE, `data parallel: ${replicas} replicas (this thread + ${replicas - 1} worker${replicas > 2 ? 's' : ''}), ${backend?.threads ?? 1} ${backend?.name ?? ''} thread(s) each`);
   const paths = trainPaths(opts.outDir);
 
   const vocabPath = join(opts.tokenizeDir, 'vocab.json');
@@ -275,6 +279,7 @@ export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
     }
     api.dispose(model);
     optimizer.dispose();
+    await api.close?.();
     return { status, history: state.history, best: state.best, modelDir, checkpoint: latestCheckpoint, globalStep: state.globalStep };
   };
 
@@ -414,6 +419,7 @@ export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
     writer.close();
     api.dispose(model);
     optimizer.dispose();
+    await api.close?.();
     throw err;
   }
 }
