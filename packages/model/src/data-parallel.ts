@@ -1,7 +1,7 @@
 /**
  * Data-parallel training on one machine: the batch is split by rows between this thread and
- * `replicas - 1` worker threads, each with its own TF.js backend (tfjs-wasm's matMul uses one
- * core, so two single-threaded replicas keep both cores busy). Every replica returns token-weighted
+ * `replicas - 1` worker threads, each with its own TF.js backend, to use more cores than one wasm
+ * instance does (on 2 cores it measured no faster than 2 wasm threads: docs/RESULTS.md). Every replica returns token-weighted
  * gradient sums; their sum divided by the batch's token count is exactly the full-batch gradient
  * (up to float summation order), which this thread clips and applies with the one optimizer.
  * Weights go to the workers before every step (~26 MB for the default model: milliseconds).
@@ -13,6 +13,17 @@ import { CaptionerError } from '@captioner/core';
 import type { Worker } from 'node:worker_threads';
 import type { CaptionModel, CaptionModelConfig } from './model.js';
 import { accumulateGradients, applyGradientSums, type GradientSums, type TrainStepOptions, type TrainStepResult } from './train-step.js';
+
+/**
+ * Rows [start, start + size) of a row-major tensor's values as a new tensor. The replicas' rows are
+ * cut from one dataSync() of the batch: with `tensor.slice(...).dataSync()` per replica a step
+ * spent ~3 s before any replica started (measured in this trainer; the cause inside tfjs-wasm was
+ * not isolated — a lone slice takes ~30 ms).
+ */
+function rowsTensor<R extends tf.Rank>(values: Float32Array | Int32Array, shape: number[], dtype: 'float32' | 'int32', start: number, size: number): tf.Tensor<R> {
+  const rowLength = shape.slice(1).reduce((a, b) => a * b, 1);
+  return tf.tensor(values.subarray(start * rowLength, (start + size) * rowLength), [size, ...shape.slice(1)], dtype) as unknown as tf.Tensor<R>;
+}
 
 /** workerData of a replica. */
 export interface ReplicaInit {
@@ -124,27 +135,32 @@ export class DataParallelTrainer {
     if (parts === 1) return applyGradientSums(model, optimizer, accumulateGradients(model, features, tokens, opts), opts.clipNorm);
     const bounds = Array.from({ length: parts + 1 }, (_, i) => Math.round((i * B) / parts));
     const weights = model.variables.map((v) => v.dataSync() as Float32Array);
+    // Rows are cut from the values, not with tensor.slice (see rowsTensor).
+    const featureValues = features.dataSync() as Float32Array;
+    const tokenValues = tokens.dataSync() as Int32Array;
+    const [, L, D] = features.shape;
+    const T = tokens.shape[1];
     // Workers get rows bounds[1].. ; this thread keeps rows [0, bounds[1]).
     const replies = this.workers.slice(0, parts - 1).map((replica, w) => {
       const start = bounds[w + 1];
       const size = bounds[w + 2] - start;
-      const [f, y] = tf.tidy(() => [features.slice([start, 0, 0], [size, -1, -1]).dataSync(), tokens.slice([start, 0], [size, -1]).dataSync()]);
       const msg: ReplicaStep = {
         weights: weights.map((a) => new Float32Array(a)),
-        features: new Float32Array(f as Float32Array),
-        featureShape: [size, features.shape[1], features.shape[2]],
-        tokens: new Int32Array(y as Int32Array),
-        tokenShape: [size, tokens.shape[1]],
+        features: featureValues.slice(start * L * D, (start + size) * L * D),
+        featureShape: [size, L, D],
+        tokens: tokenValues.slice(start * T, (start + size) * T),
+        tokenShape: [size, T],
         microBatch: opts.microBatch,
         attentionPenalty: opts.attentionPenalty,
       };
       return this.send(replica, msg);
     });
     const size0 = bounds[1];
-    const [f0, y0] = tf.tidy(() => [features.slice([0, 0, 0], [size0, -1, -1]), tokens.slice([0, 0], [size0, -1])]);
+    const f0 = rowsTensor<tf.Rank.R3>(featureValues, features.shape, 'float32', 0, size0);
+    const y0 = rowsTensor<tf.Rank.R2>(tokenValues, tokens.shape, 'int32', 0, size0);
     let mine: GradientSums;
     try {
-      mine = accumulateGradients(model, f0 as tf.Tensor3D, y0 as tf.Tensor2D, opts);
+      mine = accumulateGradients(model, f0, y0, opts);
     } finally {
       tf.dispose([f0, y0]);
     }
