@@ -168,6 +168,11 @@ async function evaluateLoss(model: TrainableModel, api: ModelApi, data: SplitDat
   return tokens > 0 ? lossSum / tokens : null;
 }
 
+/** Data-parallel replicas for `train.replicas` (null = one per core); always 1 on tfjs-node, which threads itself. */
+export function replicaCount(cfg: Pick<PipelineConfig['train'], 'replicas'>, backendName?: string): number {
+  return backendName === 'tensorflow' ? 1 : (cfg.replicas ?? os.cpus().length);
+}
+
 /**
  * Trains the captioner: length-bucketed batches streamed from the feature store, Adam with global
  * norm clipping, per-epoch validation, early stopping, atomic checkpoints (weights + optimizer +
@@ -176,7 +181,7 @@ async function evaluateLoss(model: TrainableModel, api: ModelApi, data: SplitDat
 export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
   const cfg = opts.config.train;
   const backend = await currentBackend();
-  const replicas = backend?.name === 'tensorflow' ? 1 : (cfg.replicas ?? os.cpus().length);
+  const replicas = replicaCount(cfg, backend?.name);
   const api = opts.modelApi ?? (await defaultModelApi({ replicas, threadsPerReplica: backend?.threads ?? 1 }));
   if (!opts.modelApi && replicas > 1) log(STAGE, `data parallel: ${replicas} replicas (this thread + ${replicas - 1} worker${replicas > 2 ? 's' : ''}), ${backend?.threads ?? 1} ${backend?.name ?? ''} thread(s) each`);
   const paths = trainPaths(opts.outDir);
