@@ -32,7 +32,12 @@ export const ingestSchema = z
   })
   .strict();
 
-export const textCleanSchema = z.object({}).strict();
+export const textCleanSchema = z
+  .object({
+    /** Shortest word kept (letters): 2 = the tutorial's rule, which drops "a"; 1 keeps the articles. */
+    minWordLength: z.number().int().min(1).default(2),
+  })
+  .strict();
 
 export const tokenizeSchema = z
   .object({
@@ -153,7 +158,7 @@ export const pipelineConfigSchema = z
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
     dataset: datasetSchema.default(datasetSchema.parse({})),
     ingest: ingestSchema.default(ingestSchema.parse({})),
-    textClean: textCleanSchema.default({}),
+    textClean: textCleanSchema.default(textCleanSchema.parse({})),
     tokenize: tokenizeSchema.default(tokenizeSchema.parse({})),
     featurize: featurizeSchema.default(featurizeSchema.parse({})),
     model: modelSchema.default(modelSchema.parse({})),

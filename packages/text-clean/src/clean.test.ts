@@ -26,6 +26,25 @@ describe('cleanCaption (the tutorial rule)', () => {
   });
 });
 
+describe('minWordLength 1 (keeps the articles)', () => {
+  it.each([
+    ['A child in a pink dress .', '<sos> a child in a pink dress <eos>'],
+    ['a I x', '<sos> a i x <eos>'],
+    ['3 dogs , 2nd a-frame', '<sos> dogs aframe <eos>'], // digits still go; punctuation still deleted
+    ['Two  dogs', '<sos> two dogs <eos>'], // the empty word from a double space is never kept
+  ])('%j → %j', (input, expected) => expect(cleanCaption(input, { minWordLength: 1 })).toBe(expected));
+
+  it('minWordLength 2 is the default and the tutorial rule', () => {
+    const caption = 'A dog in a field .';
+    expect(cleanCaption(caption, { minWordLength: 2 })).toBe(cleanCaption(caption));
+    expect(cleanCaption(caption)).toBe('<sos> dog in field <eos>');
+  });
+
+  it('minWordLength 3 drops two-letter words too', () => {
+    expect(cleanWords('A dog in an old field', { minWordLength: 3 })).toEqual(['dog', 'old', 'field']);
+  });
+});
+
 describe('runTextClean', () => {
   it('keeps image/caption_index/split and cleans every caption', () => {
     const dir = mkdtempSync(join(tmpdir(), 'clean-'));
@@ -45,6 +64,10 @@ describe('runTextClean', () => {
       { image: 'a.jpg', caption_index: 1, split: 'train', caption: '<sos> <eos>' },
     ]);
     expect(report.emptyAfterCleaning).toBe(1);
+    expect(report.minWordLength).toBe(2);
+    const kept = runTextClean({ ingestDir: join(dir, 'ingest'), outDir: join(dir, 'kept'), minWordLength: 1 });
+    expect(readArrowFile(join(dir, 'kept', 'captions.arrow')).getChild('caption')!.toArray()).toEqual(['<sos> a dog <eos>', '<sos> <eos>']);
+    expect(kept.minWordLength).toBe(1);
   });
 
   it('names the missing upstream file and how to produce it', () => {

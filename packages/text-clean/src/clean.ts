@@ -11,24 +11,39 @@ const ALPHA = /^\p{L}+$/u;
 export const START_TOKEN = '<sos>';
 export const END_TOKEN = '<eos>';
 
+/** The tutorial's shortest kept word: 2 letters, so "a" (14% of reference tokens) is dropped. */
+export const SEED_MIN_WORD_LENGTH = 2;
+
+export interface CleanOptions {
+  /**
+   * Shortest word kept, in code points (as Python counts). 2 = the tutorial's rule exactly; 1 keeps
+   * the articles ("a"), which the references are full of.
+   */
+  minWordLength?: number;
+}
+
 /**
- * The tutorial's cleaning rule, exactly: lowercase; split on single spaces (so tabs stay inside a
- * word and double spaces give empty words); delete `string.punctuation` characters; keep words of
- * more than one character (code points, as Python counts) that are alphabetic; wrap in <sos> … <eos>.
+ * The tutorial's cleaning rule, exactly (with the default minWordLength 2): lowercase; split on single
+ * spaces (so tabs stay inside a word and double spaces give empty words); delete `string.punctuation`
+ * characters; keep words of at least minWordLength characters (code points) that are alphabetic;
+ * wrap in <sos> … <eos>.
  */
-export function cleanWords(caption: string): string[] {
+export function cleanWords(caption: string, opts: CleanOptions = {}): string[] {
+  const min = Math.max(1, opts.minWordLength ?? SEED_MIN_WORD_LENGTH);
   return caption
     .toLowerCase()
     .split(' ')
     .map((w) => [...w].filter((ch) => !PUNCT.has(ch)).join(''))
-    .filter((w) => [...w].length > 1 && ALPHA.test(w));
+    .filter((w) => [...w].length >= min && ALPHA.test(w));
 }
 
-export function cleanCaption(caption: string): string {
-  return [START_TOKEN, ...cleanWords(caption), END_TOKEN].join(' ');
+export function cleanCaption(caption: string, opts: CleanOptions = {}): string {
+  return [START_TOKEN, ...cleanWords(caption, opts), END_TOKEN].join(' ');
 }
 
 export interface TextCleanReport {
+  /** The rule applied (so a reader of report.json knows whether "a" was kept). */
+  minWordLength: number;
   captions: number;
   /** Captions left with no word at all (just <sos> <eos>): kept, so nothing is lost silently, but counted. */
   emptyAfterCleaning: number;
@@ -38,7 +53,8 @@ export interface TextCleanReport {
 }
 
 /** The text-clean stage: ingest/captions.arrow → text-clean/captions.arrow (+ report.json). */
-export function runTextClean(opts: { ingestDir: string; outDir: string }): TextCleanReport {
+export function runTextClean(opts: { ingestDir: string; outDir: string } & CleanOptions): TextCleanReport {
+  const minWordLength = opts.minWordLength ?? SEED_MIN_WORD_LENGTH;
   const elapsed = timer();
   const src = join(opts.ingestDir, 'captions.arrow');
   const table = readArrowFile(src, 'ingest');
@@ -53,7 +69,7 @@ export function runTextClean(opts: { ingestDir: string; outDir: string }): TextC
   let wordsAfter = 0;
   for (let i = 0; i < n; i++) {
     const raw = captions.get(i);
-    const words = cleanWords(raw);
+    const words = cleanWords(raw, { minWordLength });
     wordsBefore += raw.split(' ').filter(Boolean).length;
     wordsAfter += words.length;
     if (words.length === 0) empty++;
@@ -66,7 +82,7 @@ export function runTextClean(opts: { ingestDir: string; outDir: string }): TextC
     caption: vectorFromArray(cleaned, new Utf8()),
   });
   writeArrowFile(join(opts.outDir, 'captions.arrow'), out);
-  const report: TextCleanReport = { captions: n, emptyAfterCleaning: empty, wordsBefore, wordsAfter, seconds: elapsed() };
+  const report: TextCleanReport = { minWordLength, captions: n, emptyAfterCleaning: empty, wordsBefore, wordsAfter, seconds: elapsed() };
   writeJsonAtomic(join(opts.outDir, 'report.json'), report);
   log('text-clean', `${n} captions cleaned, ${wordsAfter}/${wordsBefore} words kept${empty ? `, ${empty} left empty` : ''}`);
   return report;

@@ -4,10 +4,10 @@ import { runTextClean } from './clean.js';
 
 export const textCleanCommand: CommandModule<object, CommonArgs> = {
   command: 'text-clean',
-  describe: 'Lowercase, strip punctuation, keep alphabetic words of 2+ letters, wrap in <sos> … <eos>',
+  describe: 'Lowercase, strip punctuation, keep alphabetic words (of 2+ letters by default), wrap in <sos> … <eos>',
   builder: (y) => withCommonOptions(y),
   handler: runHandler((argv: CommonArgs) => {
     const ctx = stageContext(argv);
-    runTextClean({ ingestDir: ctx.dir('ingest'), outDir: ctx.dir('text-clean') });
+    runTextClean({ ingestDir: ctx.dir('ingest'), outDir: ctx.dir('text-clean'), minWordLength: ctx.config.textClean.minWordLength });
   }),
 };
