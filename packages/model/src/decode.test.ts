@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, initBackend } from '@captioner/tf';
-import { beamSearch, CaptionModel, greedyDecode, sampleDecode, type CaptionModelConfig } from './index.js';
+import { beamSearch, CaptionModel, greedyDecode, repeatedNgramTokens, sampleDecode, type CaptionModelConfig } from './index.js';
 
 beforeAll(async () => {
   try {
@@ -134,5 +134,56 @@ describe('decoding', () => {
     expect(() => beamSearch(model, features, { ...opts, beam: 0 })).toThrow(/beam/);
     expect(() => greedyDecode(model, features, { ...opts, maxLength: 0 })).toThrow(/maxLength/);
     model.dispose();
+  });
+});
+
+describe('n-gram repetition blocking', () => {
+  it('repeatedNgramTokens: the tokens that followed earlier copies of the last n−1 tokens', () => {
+    // "a man in a" → next "man" would repeat the bigram "a man".
+    expect(repeatedNgramTokens([5, 6, 7, 5], 2)).toEqual([6]);
+    // trigram: last two (7, 5) seen before at 1..2 followed by 9.
+    expect(repeatedNgramTokens([5, 7, 5, 9, 7, 5], 3)).toEqual([9]);
+    expect(repeatedNgramTokens([5, 6, 7], 3)).toEqual([]);
+    expect(repeatedNgramTokens([5, 6], 1)).toEqual([5, 6]);
+    expect(repeatedNgramTokens([], 2)).toEqual([]);
+  });
+
+  /** All n-grams of a caption are distinct. */
+  const distinctNgrams = (tokens: number[], n: number) => {
+    const seen = new Set<string>();
+    for (let i = 0; i + n <= tokens.length; i++) {
+      const key = tokens.slice(i, i + n).join(',');
+      if (seen.has(key)) return false;
+      seen.add(key);
+    }
+    return true;
+  };
+
+  it('greedy and beam never repeat an n-gram when blocking is on, and loop without it', () => {
+    // A model that loves one token: fc2 bias makes id 7 dominant and <eos> unlikely.
+    const model = CaptionModel.create(config, 3);
+    const bias = model.variables[model.parameterNames.indexOf('fc2/bias')];
+    const b = new Float32Array(config.vocabSize);
+    b[7] = 6;
+    b[8] = 5;
+    b[2] = -5;
+    bias.assign(tf.tensor1d(b));
+    const features = tf.randomNormal([3, config.locations, config.featureDim], 0, 1, 'float32', 3) as tf.Tensor3D;
+    const plain = greedyDecode(model, features, opts);
+    expect(plain.some((r) => !distinctNgrams(r.tokens, 2))).toBe(true);
+    for (const n of [1, 2, 3]) {
+      for (const r of greedyDecode(model, features, { ...opts, noRepeatNgram: n })) expect(distinctNgrams(r.tokens, n)).toBe(true);
+      for (const r of beamSearch(model, features, { ...opts, beam: 3, noRepeatNgram: n })) expect(distinctNgrams(r.tokens, n)).toBe(true);
+    }
+    model.dispose();
+    features.dispose();
+  });
+
+  it('rejects a negative or fractional noRepeatNgram', () => {
+    const { model, features } = setup(4);
+    expect(() => greedyDecode(model, features, { ...opts, noRepeatNgram: -1 })).toThrow(/noRepeatNgram/);
+    expect(() => beamSearch(model, features, { ...opts, beam: 2, noRepeatNgram: 1.5 })).toThrow(/noRepeatNgram/);
+    model.dispose();
+    features.dispose();
   });
 });

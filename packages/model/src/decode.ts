@@ -27,6 +27,11 @@ export interface DecodeOptions {
   maxLength: number;
   /** id → word; defaults to the vocabulary of a loaded model, else the ids as strings. */
   words?: readonly string[];
+  /**
+   * Never generate an n-gram of this size twice in one caption (0 = off). Greedy captions of
+   * models trained with the articles otherwise loop ("… a man in a blue shirt and a man in a …").
+   */
+  noRepeatNgram?: number;
 }
 
 export interface BeamOptions extends DecodeOptions {
@@ -48,6 +53,8 @@ function checkOptions(model: CaptionModel, features: tf.Tensor3D, opts: DecodeOp
     if (!Number.isInteger(id) || id <= 0 || id >= V) throw new CaptionerError(`decode: ${key} ${id} is not a token id in [1, ${V})`);
   }
   if (!Number.isInteger(opts.maxLength) || opts.maxLength < 1) throw new CaptionerError(`decode: maxLength must be >= 1, got ${opts.maxLength}`);
+  const n = opts.noRepeatNgram ?? 0;
+  if (!Number.isInteger(n) || n < 0) throw new CaptionerError(`decode: noRepeatNgram must be an integer >= 0, got ${n}`);
   if (features.rank !== 3) throw new CaptionerError(`decode: features must be [B, L, D], got [${features.shape}]`);
 }
 
@@ -66,6 +73,28 @@ function stepLogProbs(logits: tf.Tensor2D, startId: number, temperature = 1): Fl
     const scaled = temperature === 1 ? logits : tf.div(logits, temperature);
     return tf.logSoftmax(tf.add(scaled, tf.tensor1d(banned))).dataSync() as Float32Array;
   });
+}
+
+/**
+ * Tokens that would repeat an n-gram already in `tokens` if generated next: for every earlier
+ * occurrence of the last n−1 tokens, the token that followed it. n = 1 bans every used token.
+ */
+export function repeatedNgramTokens(tokens: readonly number[], n: number): number[] {
+  if (n < 1 || tokens.length < n - 1) return [];
+  const banned: number[] = [];
+  const start = tokens.length - (n - 1);
+  for (let i = 0; i + n - 1 < tokens.length; i++) {
+    let match = true;
+    for (let j = 0; j < n - 1 && match; j++) match = tokens[i + j] === tokens[start + j];
+    if (match) banned.push(tokens[i + n - 1]);
+  }
+  return banned;
+}
+
+/** Sets the log-probabilities of tokens that would repeat an n-gram to −∞ (row `row` of [rows·V]). */
+function banRepeats(logProbs: Float32Array, row: number, V: number, tokens: readonly number[], n: number): void {
+  if (n <= 0) return;
+  for (const id of repeatedNgramTokens(tokens, n)) logProbs[row * V + id] = -Infinity;
 }
 
 interface Prepared {
@@ -115,6 +144,7 @@ function decodeLoop(
       for (let b = 0; b < B; b++) {
         const r = results[b];
         if (r.finished) continue;
+        banRepeats(logProbs, b, V, r.tokens, opts.noRepeatNgram ?? 0);
         const id = choose(logProbs, b, V);
         r.logProb += logProbs[b * V + id];
         prev[b] = id;
@@ -181,7 +211,8 @@ interface Hypothesis {
 }
 
 /**
- * Beam search with length normalization (score = logProb / length^lengthPenalty). Each image keeps
+ * Beam search with length normalization (score = logProb / length^lengthPenalty) and, optionally,
+ * n-gram repetition blocking per hypothesis. Each image keeps
  * `beam` live hypotheses; a hypothesis that produces <eos> among the top `beam` candidates is set
  * aside as finished. An image stops when it has `beam` finished hypotheses; the best finished one is
  * returned, or, if none reached <eos> within maxLength, the best unfinished one. beam = 1 is greedy.
@@ -221,6 +252,7 @@ export function beamSearch(model: CaptionModel, features: tf.Tensor3D, opts: Bea
         const candidates: { parent: number; id: number; logProb: number }[] = [];
         live[b].forEach((h, j) => {
           const row = b * k + j;
+          banRepeats(logProbs, row, V, h.tokens, opts.noRepeatNgram ?? 0);
           for (let v = 0; v < V; v++) {
             const lp = h.logProb + logProbs[row * V + v];
             if (lp === -Infinity) continue;
