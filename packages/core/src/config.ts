@@ -97,6 +97,8 @@ export const trainSchema = z
     clipNorm: z.number().min(0).default(5),
     /** Doubly stochastic attention penalty lambda (Xu et al. 2015, eq. 14); 0 = off. */
     attentionPenalty: z.number().min(0).default(0),
+    /** Inverted dropout rate on the GRU outputs that feed the output layers (Xu et al. 2015); 0 = off. */
+    dropout: z.number().min(0).lt(1).default(0),
     /** Largest micro-batch (rows x steps must stay under the wasm 4 GiB cap). */
     microBatch: z.number().int().min(1).default(64),
     /**

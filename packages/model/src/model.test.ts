@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, initBackend } from '@captioner/tf';
 import { CaptionerError } from '@captioner/core';
-import { CaptionModel, referenceLoss, type CaptionModelConfig } from './index.js';
+import { CaptionModel, dropoutMask, dropoutSeed, referenceLoss, type CaptionModelConfig, type LossOptions } from './index.js';
 
 const config: CaptionModelConfig = { vocabSize: 13, locations: 5, featureDim: 7, embeddingDim: 4, units: 6, attentionUnits: 3 };
 
@@ -60,12 +60,14 @@ describe('CaptionModel', () => {
     [a, b, c].forEach((m) => m.dispose());
   });
 
-  it('analytic gradients equal autodiff of the straightforward formulation', () => {
+  it('analytic gradients equal autodiff of the straightforward formulation (with and without dropout)', () => {
     const model = CaptionModel.create(config, 11);
     const { features, tokens } = batch();
-    for (const attentionPenalty of [0, 0.7]) {
-      const ours = model.lossAndGradients(features, tokens, { attentionPenalty });
-      const ref = tf.variableGrads(() => referenceLoss(model, features, tokens, { attentionPenalty }));
+    const mask = dropoutMask(0.4, 3, captions.length, captions[0].length - 1, config.units);
+    const cases: LossOptions[] = [{ attentionPenalty: 0 }, { attentionPenalty: 0.7 }, { attentionPenalty: 0.7, dropoutMask: mask }];
+    for (const opts of cases) {
+      const ours = model.lossAndGradients(features, tokens, opts);
+      const ref = tf.variableGrads(() => referenceLoss(model, features, tokens, opts));
       expect(ours.tokens).toBe(3 + 5 + 2);
       expect(ours.loss.dataSync()[0]).toBeCloseTo(ref.value.dataSync()[0], 5);
       model.variables.forEach((v, i) => {
@@ -94,12 +96,12 @@ describe('CaptionModel', () => {
     model.dispose();
   });
 
-  it('passes a finite-difference check (hand-written backward: fused attention and GRU gates)', () => {
+  it('passes a finite-difference check (hand-written backward: fused attention and GRU gates, dropout)', () => {
     const model = CaptionModel.create(config, 5);
     const { features, tokens } = batch(2);
-    const penalty = 0.3;
-    const { grads } = model.lossAndGradients(features, tokens, { attentionPenalty: penalty });
-    const lossAt = () => model.loss(features, tokens, { attentionPenalty: penalty }).dataSync()[0];
+    const opts: LossOptions = { attentionPenalty: 0.3, dropoutMask: dropoutMask(0.3, 8, captions.length, captions[0].length - 1, config.units) };
+    const { grads } = model.lossAndGradients(features, tokens, opts);
+    const lossAt = () => model.loss(features, tokens, opts).dataSync()[0];
     const eps = 1e-2;
     let checked = 0;
     model.variables.forEach((v, i) => {
@@ -125,13 +127,45 @@ describe('CaptionModel', () => {
     model.dispose();
   });
 
-  it('loss() is differentiable through tf.variableGrads with the analytic gradient', () => {
+  it('loss() is differentiable through tf.variableGrads: its gradient equals autodiff of the reference', () => {
     const model = CaptionModel.create(config, 2);
     const { features, tokens } = batch();
-    const direct = model.lossAndGradients(features, tokens);
-    const viaTape = tf.variableGrads(() => model.loss(features, tokens));
-    expect(viaTape.value.dataSync()[0]).toBeCloseTo(direct.loss.dataSync()[0], 6);
-    model.variables.forEach((v, i) => expect(maxAbsDiff(viaTape.grads[v.name], direct.grads[i])).toBeLessThan(1e-7));
+    const opts: LossOptions = { attentionPenalty: 0.2, dropoutMask: dropoutMask(0.25, 4, captions.length, captions[0].length - 1, config.units) };
+    const viaTape = tf.variableGrads(() => model.loss(features, tokens, opts).mul(3) as tf.Scalar);
+    const oracle = tf.variableGrads(() => referenceLoss(model, features, tokens, opts).mul(3) as tf.Scalar);
+    expect(viaTape.value.dataSync()[0]).toBeCloseTo(oracle.value.dataSync()[0], 5);
+    model.variables.forEach((v, i) => {
+      const scale = Math.max(1e-3, tf.max(tf.abs(oracle.grads[v.name])).dataSync()[0]);
+      expect(maxAbsDiff(viaTape.grads[v.name], oracle.grads[v.name]) / scale, model.parameterNames[i]).toBeLessThan(1e-4);
+    });
+    model.dispose();
+  });
+
+  it('dropout: rate 0 gives exactly the numbers without dropout; masks are seeded, scaled and change the loss', () => {
+    const model = CaptionModel.create(config, 2);
+    const { features, tokens } = batch();
+    const [B, T1, U] = [captions.length, captions[0].length - 1, config.units];
+    const plain = model.lossAndGradients(features, tokens);
+    const rateZero = model.lossAndGradients(features, tokens, { dropoutMask: dropoutMask(0, 9, B, T1, U) });
+    expect(rateZero.loss.dataSync()[0]).toBe(plain.loss.dataSync()[0]);
+    plain.grads.forEach((g, i) => expect(maxAbsDiff(g, rateZero.grads[i])).toBe(0));
+
+    const mask = dropoutMask(0.3, 9, B, T1, U);
+    expect(dropoutMask(0.3, 9, B, T1, U)).toEqual(mask);
+    expect(dropoutMask(0.3, 10, B, T1, U)).not.toEqual(mask);
+    const keep = Math.fround(1 / 0.7);
+    expect(mask.every((m) => m === 0 || m === keep)).toBe(true);
+    const big = dropoutMask(0.3, 1, 100, 10, 100);
+    expect(big.filter((m) => m === 0).length / big.length).toBeCloseTo(0.3, 2);
+    const dropped = model.lossAndGradients(features, tokens, { dropoutMask: mask });
+    expect(Math.abs(dropped.loss.dataSync()[0] - plain.loss.dataSync()[0])).toBeGreaterThan(1e-4);
+    expect(() => model.loss(features, tokens, { dropoutMask: new Float32Array(5) })).toThrow(/dropoutMask/);
+    expect(() => dropoutMask(1, 0, 1, 1, 1)).toThrow(/dropout rate/);
+    // Per-step seeds: distinct across steps and runs, fixed for (seed, step).
+    const seeds = new Set(Array.from({ length: 1000 }, (_, s) => dropoutSeed(31, s)));
+    expect(seeds.size).toBe(1000);
+    expect(dropoutSeed(31, 7)).toBe(dropoutSeed(31, 7));
+    expect(dropoutSeed(32, 7)).not.toBe(dropoutSeed(31, 7));
     model.dispose();
   });
 

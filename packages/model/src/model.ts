@@ -141,6 +141,37 @@ export type StepResult = {
 export interface LossOptions {
   /** λ of the doubly stochastic attention penalty (0 = off). */
   attentionPenalty?: number;
+  /**
+   * Inverted dropout on the GRU outputs h_t that feed fc1 (not on the recurrence): multipliers
+   * [B, T−1, U] row-major (caption b, step t, unit u), each 0 or 1/(1−p); see `dropoutMask`.
+   * Training only: validation loss and decoding never pass one.
+   */
+  dropoutMask?: Float32Array;
+}
+
+/**
+ * A seeded inverted-dropout mask for `LossOptions.dropoutMask`: [batch, steps, units] multipliers,
+ * 0 with probability `rate`, else 1/(1−rate) (as float32). Drawn caption by caption, step by step,
+ * unit by unit from `seededRandom(seed)`, so the same (seed, shape) gives the same mask on every
+ * engine and a row slice of a batch's mask is that micro-batch's mask.
+ */
+export function dropoutMask(rate: number, seed: number, batch: number, steps: number, units: number): Float32Array {
+  if (!(rate >= 0 && rate < 1)) throw new CaptionerError(`dropout rate must be in [0, 1), got ${rate}`);
+  const out = new Float32Array(batch * steps * units);
+  const keep = Math.fround(1 / (1 - rate));
+  const random = seededRandom(seed);
+  for (let i = 0; i < out.length; i++) out[i] = random() < rate ? 0 : keep;
+  return out;
+}
+
+/**
+ * The dropout seed of one optimizer step: a 32-bit mix of the run's seed and the global step (so a
+ * resumed run draws the same masks as an uninterrupted one).
+ */
+export function dropoutSeed(runSeed: number, globalStep: number): number {
+  let h = Math.imul((runSeed >>> 0) ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (globalStep >>> 0) ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 export interface LossAndGradients {
@@ -405,10 +436,10 @@ export class CaptionModel {
    */
   loss(features: tf.Tensor3D, tokens: tf.Tensor2D, opts: LossOptions = {}): tf.Scalar {
     const recording = (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0;
-    if (!recording) return tf.tidy(() => this.forwardBackward(features, tokens, opts.attentionPenalty ?? 0, false).loss);
+    if (!recording) return tf.tidy(() => this.forwardBackward(features, tokens, opts, false).loss);
     const withGradients = tf.customGrad(((...args: unknown[]) => {
       const save = args[args.length - 1] as tf.GradSaveFunc;
-      const result = this.forwardBackward(features, tokens, opts.attentionPenalty ?? 0, true);
+      const result = this.forwardBackward(features, tokens, opts, true);
       save(result.grads!);
       return {
         value: result.loss,
@@ -422,7 +453,7 @@ export class CaptionModel {
   lossAndGradients(features: tf.Tensor3D, tokens: tf.Tensor2D, opts: LossOptions = {}): LossAndGradients {
     let count = 0;
     const [loss, ...grads] = tf.tidy(() => {
-      const r = this.forwardBackward(features, tokens, opts.attentionPenalty ?? 0, true);
+      const r = this.forwardBackward(features, tokens, opts, true);
       count = r.tokens;
       return [r.loss, ...r.grads!];
     });
@@ -433,7 +464,7 @@ export class CaptionModel {
   private forwardBackward(
     features: tf.Tensor3D,
     tokens: tf.Tensor2D,
-    penalty: number,
+    opts: LossOptions,
     withGradients: boolean,
   ): { loss: tf.Scalar; grads?: tf.Tensor[]; tokens: number } {
     this.checkFeatures(features);
@@ -448,6 +479,11 @@ export class CaptionModel {
     checkTokenRange(layout.targets, V);
     const S = layout.steps;
     const N = layout.validRows.length;
+    const penalty = opts.attentionPenalty ?? 0;
+    const T1 = tokens.shape[1] - 1;
+    if (opts.dropoutMask && opts.dropoutMask.length !== B * T1 * U) {
+      throw new CaptionerError(`loss: dropoutMask must hold [B, T−1, U] = [${B}, ${T1}, ${U}] values, got ${opts.dropoutMask.length}`);
+    }
     if (N === 0) {
       return { loss: tf.scalar(0), grads: withGradients ? this.variables.map((v) => tf.zerosLike(v)) : undefined, tokens: 0 };
     }
@@ -484,7 +520,10 @@ export class CaptionModel {
     phase('output layers, cross-entropy (forward + backward)');
     const allRows = N === S * B;
     const hValid = (allRows ? tf.concat(hs, 0) : tf.gather(tf.concat(hs, 0), tf.tensor1d(layout.validRows, 'int32'))) as tf.Tensor2D;
-    const o1 = tf.fused.matMul({ a: hValid, b: this.p('fc1/kernel'), bias: this.p('fc1/bias') }) as tf.Tensor2D;
+    // Dropout on what fc1 reads: hDrop = hValid ⊙ m, m = keep/(1−p) per (caption, step, unit).
+    const dropMask = opts.dropoutMask ? tf.tensor2d(validRowMask(opts.dropoutMask, layout.validRows, B, T1, U), [N, U]) : null;
+    const hDrop = dropMask ? (tf.mul(hValid, dropMask) as tf.Tensor2D) : hValid;
+    const o1 = tf.fused.matMul({ a: hDrop, b: this.p('fc1/kernel'), bias: this.p('fc1/bias') }) as tf.Tensor2D;
     const out = this.outputLayer(o1, layout.targets, withGradients);
     let total: tf.Tensor = out.nll;
     let coverageGap: tf.Tensor2D | null = null; // Σ_t α_tl − 1 over non-pad steps, rows with targets only
@@ -509,9 +548,10 @@ export class CaptionModel {
     const dFc2 = out.dFc2!.mul(scale);
     const dFc2Bias = out.dFc2Bias!.mul(scale);
     const dO1 = out.dO1!.mul(scale) as tf.Tensor2D;
-    const dFc1 = matMulTN(hValid, dO1);
+    const dFc1 = matMulTN(hDrop, dO1);
     const dFc1Bias = columnSum(dO1);
-    const dHValid = tf.matMul(dO1, transpose2d(this.p('fc1/kernel'))) as tf.Tensor2D;
+    const dHDrop = tf.matMul(dO1, transpose2d(this.p('fc1/kernel'))) as tf.Tensor2D;
+    const dHValid = dropMask ? (tf.mul(dHDrop, dropMask) as tf.Tensor2D) : dHDrop;
     let dHs: tf.Tensor2D[];
     if (allRows) dHs = splitRows(dHValid, S);
     else {
@@ -660,6 +700,17 @@ function validateConfig(c: CaptionModelConfig): void {
     if (!Number.isInteger(v) || v < 1) throw new CaptionerError(`model config: ${key} must be a positive integer, got ${v}`);
   }
   if (c.vocabSize < 2) throw new CaptionerError(`model config: vocabSize must be >= 2, got ${c.vocabSize}`);
+}
+
+/** The dropout multipliers of the time-major valid rows (r = t·B + b) from a [B, T−1, U] mask. */
+function validRowMask(mask: Float32Array, validRows: Int32Array, B: number, T1: number, U: number): Float32Array {
+  const out = new Float32Array(validRows.length * U);
+  validRows.forEach((r, i) => {
+    const t = Math.floor(r / B);
+    const b = r - t * B;
+    out.set(mask.subarray((b * T1 + t) * U, (b * T1 + t + 1) * U), i * U);
+  });
+  return out;
 }
 
 function checkTokenRange(ids: Int32Array, vocabSize: number): void {

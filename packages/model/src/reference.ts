@@ -13,7 +13,7 @@ export function referenceLoss(
   model: CaptionModel,
   features: tf.Tensor3D,
   tokens: tf.Tensor2D,
-  opts: { attentionPenalty?: number } = {},
+  opts: { attentionPenalty?: number; dropoutMask?: Float32Array } = {},
 ): tf.Scalar {
   return tf.tidy(() => {
     const w = model.namedWeights();
@@ -23,6 +23,8 @@ export function referenceLoss(
     const penalty = opts.attentionPenalty ?? 0;
     const [bx, bh] = tf.unstack(w['gru/bias']);
     const columns = tf.unstack(tokens.toInt(), 1);
+    // Dropout multipliers [B, T−1, U] → one [B, U] slice per step (applied to fc1's input only).
+    const dropout = opts.dropoutMask ? tf.unstack(tf.tensor3d(opts.dropoutMask, [B, T - 1, U]), 1) : null;
     let h: tf.Tensor2D = tf.zeros([B, U]);
     let total: tf.Tensor = tf.scalar(0);
     let coverage: tf.Tensor = tf.zeros([B, L]);
@@ -45,7 +47,7 @@ export function referenceLoss(
       const r = tf.sigmoid(tf.add(xr, hr));
       const n = tf.tanh(tf.add(xn, tf.mul(r, hn)));
       h = tf.add(tf.mul(z, h), tf.mul(tf.sub(1, z), n)) as tf.Tensor2D;
-      const o1 = tf.add(tf.matMul(h, w['fc1/kernel']), w['fc1/bias']);
+      const o1 = tf.add(tf.matMul(dropout ? tf.mul(h, dropout[t]) : h, w['fc1/kernel']), w['fc1/bias']);
       const logits = tf.add(tf.matMul(o1, w['fc2/kernel']), w['fc2/bias']);
       const target = columns[t + 1];
       const mask = tf.notEqual(target, 0).toFloat();

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, initBackend } from '@captioner/tf';
 import { seededRandom } from '@captioner/core';
-import { CaptionModel, greedyDecode, trainStep, type CaptionModelConfig } from './index.js';
+import { batchDropoutMask, CaptionModel, greedyDecode, trainStep, type CaptionModelConfig } from './index.js';
 
 beforeAll(async () => {
   try {
@@ -35,8 +35,9 @@ describe('trainStep', () => {
     const full = CaptionModel.create(config, 1);
     const micro = CaptionModel.create(config, 1);
     const start = weights(full);
-    const a = trainStep(full, tf.train.sgd(1), features, tokens, { attentionPenalty: 0.2 });
-    const b = trainStep(micro, tf.train.sgd(1), features, tokens, { attentionPenalty: 0.2, microBatch: 2 });
+    // Dropout on: the batch's mask is cut by rows, so micro-batches see the units the full batch does.
+    const a = trainStep(full, tf.train.sgd(1), features, tokens, { attentionPenalty: 0.2, dropout: 0.3, dropoutSeed: 12 });
+    const b = trainStep(micro, tf.train.sgd(1), features, tokens, { attentionPenalty: 0.2, dropout: 0.3, dropoutSeed: 12, microBatch: 2 });
     expect(b.tokens).toBe(a.tokens);
     expect(b.loss).toBeCloseTo(a.loss, 5);
     expect(b.gradNorm).toBeCloseTo(a.gradNorm, 5);
@@ -52,6 +53,28 @@ describe('trainStep', () => {
     expect(moved).toBeGreaterThan(1e-4);
     full.dispose();
     micro.dispose();
+  });
+
+  it('dropout 0 is the plain step exactly; a given seed reproduces the step and the explicit mask equals it', () => {
+    const features = tf.randomNormal([2, config.locations, config.featureDim], 0, 1, 'float32', 5) as tf.Tensor3D;
+    const tokens = tf.tensor2d([[1, 5, 6, 2], [1, 7, 2, 0]], undefined, 'int32');
+    const run = (opts: Parameters<typeof trainStep>[4]) => {
+      const model = CaptionModel.create(config, 2);
+      const r = trainStep(model, tf.train.adam(0.01), features, tokens, { clipNorm: 5, ...opts });
+      const w = weights(model);
+      model.dispose();
+      return { r, w };
+    };
+    const plain = run({});
+    expect(run({ dropout: 0, dropoutSeed: 77 })).toEqual(plain);
+    const seeded = run({ dropout: 0.5, dropoutSeed: 77 });
+    expect(seeded.r.loss).not.toBe(plain.r.loss);
+    expect(run({ dropout: 0.5, dropoutSeed: 77 })).toEqual(seeded);
+    const probe = CaptionModel.create(config, 2);
+    const mask = batchDropoutMask(probe, tokens, { dropout: 0.5, dropoutSeed: 77 })!;
+    probe.dispose();
+    expect(run({ dropoutMask: mask })).toEqual(seeded);
+    expect(run({ dropout: 0.5, dropoutSeed: 78 }).r.loss).not.toBe(seeded.r.loss);
   });
 
   it('clips the update to clipNorm and reports the unclipped norm', () => {

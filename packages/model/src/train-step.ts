@@ -1,5 +1,6 @@
 import { tf } from '@captioner/tf';
-import type { CaptionModel } from './model.js';
+import { CaptionerError } from '@captioner/core';
+import { dropoutMask, type CaptionModel, type LossOptions } from './model.js';
 import { phase } from './profile.js';
 
 export interface TrainStepOptions {
@@ -9,6 +10,31 @@ export interface TrainStepOptions {
   attentionPenalty?: number;
   /** Largest micro-batch; smaller than the batch splits it (bounds wasm memory). */
   microBatch?: number;
+  /** Dropout rate p on the GRU outputs that feed fc1 (0 / undefined = off). */
+  dropout?: number;
+  /** Seed of this step's dropout mask (e.g. `dropoutSeed(runSeed, globalStep)`); default 0. */
+  dropoutSeed?: number;
+  /** An explicit [B, T−1, U] dropout mask (0 or 1/(1−p)); overrides `dropout`/`dropoutSeed`. */
+  dropoutMask?: Float32Array;
+}
+
+/** The whole batch's dropout mask for these options, or undefined when dropout is off. */
+export function batchDropoutMask(
+  model: CaptionModel,
+  tokens: tf.Tensor2D,
+  opts: Pick<TrainStepOptions, 'dropout' | 'dropoutSeed' | 'dropoutMask'>,
+): Float32Array | undefined {
+  const [B, T] = tokens.shape;
+  const size = B * (T - 1) * model.config.units;
+  if (opts.dropoutMask) {
+    if (opts.dropoutMask.length !== size) {
+      throw new CaptionerError(`trainStep: dropoutMask must hold [B, T−1, U] = [${B}, ${T - 1}, ${model.config.units}] values, got ${opts.dropoutMask.length}`);
+    }
+    return opts.dropoutMask;
+  }
+  const rate = opts.dropout ?? 0;
+  if (rate === 0) return undefined;
+  return dropoutMask(rate, opts.dropoutSeed ?? 0, B, T - 1, model.config.units);
 }
 
 export interface TrainStepResult {
@@ -40,11 +66,13 @@ export function accumulateGradients(
   model: CaptionModel,
   features: tf.Tensor3D,
   tokens: tf.Tensor2D,
-  opts: Pick<TrainStepOptions, 'attentionPenalty' | 'microBatch'> = {},
+  opts: Omit<TrainStepOptions, 'clipNorm'> = {},
 ): GradientSums {
   const B = features.shape[0];
   const micro = opts.microBatch && opts.microBatch > 0 ? Math.min(opts.microBatch, B) : B;
-  const lossOpts = { attentionPenalty: opts.attentionPenalty ?? 0 };
+  // One mask for the whole batch, cut by rows: micro-batching does not change which units drop.
+  const mask = batchDropoutMask(model, tokens, opts);
+  const rowSize = (tokens.shape[1] - 1) * model.config.units;
   let weightedSums: tf.Tensor[] | null = null;
   let lossSum = 0;
   let total = 0;
@@ -53,6 +81,10 @@ export function accumulateGradients(
     const whole = size === B;
     const f = whole ? features : features.slice([start, 0, 0], [size, -1, -1]);
     const y = whole ? tokens : tokens.slice([start, 0], [size, -1]);
+    const lossOpts: LossOptions = {
+      attentionPenalty: opts.attentionPenalty ?? 0,
+      ...(mask ? { dropoutMask: whole ? mask : mask.subarray(start * rowSize, (start + size) * rowSize) } : {}),
+    };
     const r = model.lossAndGradients(f, y, lossOpts);
     if (!whole) tf.dispose([f, y]);
     const n = r.tokens;

@@ -1,4 +1,5 @@
 import { tf } from '@captioner/tf';
+import { CaptionerError } from '@captioner/core';
 import type { CaptionModel, CaptionModelConfig, DataParallelTrainer } from '@captioner/model';
 import type { FeatureStoreLike } from './dataset.js';
 
@@ -33,7 +34,8 @@ export interface ModelApi {
     optimizer: tf.Optimizer,
     features: tf.Tensor3D,
     tokens: tf.Tensor2D,
-    opts: { clipNorm: number; attentionPenalty: number; microBatch: number },
+    /** dropoutSeed: this step's mask seed (see `dropoutSeed` in @captioner/model). */
+    opts: { clipNorm: number; attentionPenalty: number; microBatch: number; dropout: number; dropoutSeed: number },
   ): Promise<StepResult>;
   dispose(model: TrainableModel): void;
   /** Releases what trainStep started (data-parallel worker threads). */
@@ -60,6 +62,7 @@ export async function defaultModelApi(opts: DefaultModelApiOptions = {}): Promis
     loss: (model, features, tokens) => (model as CaptionModel).loss(features, tokens),
     trainStep: async (model, optimizer, features, tokens, stepOpts) => {
       if (replicas <= 1) return trainStep(model as CaptionModel, optimizer, features, tokens, stepOpts);
+      if (stepOpts.dropout > 0) throw new CaptionerError('train.dropout needs train.replicas 1 (the data-parallel path has no dropout)');
       const backend = tf.getBackend() === 'cpu' ? 'cpu' : 'wasm';
       trainer ??= DataParallelTrainer.start((model as CaptionModel).config, { replicas, backend, threadsPerReplica: opts.threadsPerReplica ?? 1 });
       return (await trainer).trainStep(model as CaptionModel, optimizer, features, tokens, stepOpts);

@@ -109,11 +109,16 @@ describe('runTrain (tiny CaptionModel, synthetic data)', () => {
     expect(readJson<{ dim: number; locations: number }>(join(out, 'model', 'features.json'))).toMatchObject({ dim: 6, locations: 4 });
   });
 
-  it('resume after a mid-epoch stop continues the same loss curve', async () => {
-    const reference = await runTrain(options('ref'));
+  it('resume after a mid-epoch stop continues the same loss curve (dropout on: masks follow the global step)', async () => {
+    // Dropout masks are seeded by (seed, global step), so the resumed half draws the same masks.
+    const withDropout = config({ dropout: 0.3 });
+    const reference = await runTrain(options('ref', { config: withDropout }));
+    const plain = await runTrain(options('ref-plain'));
+    expect(plain.history[0].trainLoss).not.toBe(reference.history[0].trainLoss);
     const controller = new AbortController();
     const first = await runTrain(
       options('resumed', {
+        config: withDropout,
         signal: controller.signal,
         onStep: (s) => {
           if (s.epoch === 2 && s.batch === 5) controller.abort();
@@ -125,13 +130,13 @@ describe('runTrain (tiny CaptionModel, synthetic data)', () => {
     const names = listCheckpoints(join(root, 'resumed', 'checkpoints')).map((c) => c.name);
     expect(names).toEqual(['epoch-0001', 'epoch-0002-batch-000005']);
     const steps: StepInfo[] = [];
-    const second = await runTrain(options('resumed', { resume: true, onStep: (s) => steps.push(s) }));
+    const second = await runTrain(options('resumed', { config: withDropout, resume: true, onStep: (s) => steps.push(s) }));
     expect(second.status).toBe('completed');
     expect(steps[0]).toMatchObject({ epoch: 2, batch: 6, globalStep: 13 + 6 });
     expect(second.history.map((m) => [m.trainLoss, m.valLoss])).toEqual(reference.history.map((m) => [m.trainLoss, m.valLoss]));
     expect(readMetricsJsonl(join(root, 'resumed', 'metrics.jsonl')).map((m) => m.trainLoss)).toEqual(reference.history.map((m) => m.trainLoss));
     // Resuming a finished run only re-exports.
-    const again = await runTrain(options('resumed', { resume: true }));
+    const again = await runTrain(options('resumed', { config: withDropout, resume: true }));
     expect(again.status).toBe('already-complete');
   });
 

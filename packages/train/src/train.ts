@@ -292,7 +292,8 @@ export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
     let epoch = state.batchesDone < state.epochBatches ? state.epoch : state.epoch + 1;
     if (epoch > cfg.epochs || earlyStopDue()) return finish('already-complete');
 
-    const stepOptions = { clipNorm: cfg.clipNorm, attentionPenalty: cfg.attentionPenalty, microBatch: cfg.microBatch };
+    const { dropoutSeed: dropoutStepSeed } = await import('@captioner/model');
+    const stepOptions = { clipNorm: cfg.clipNorm, attentionPenalty: cfg.attentionPenalty, microBatch: cfg.microBatch, dropout: cfg.dropout };
     for (; epoch <= cfg.epochs; epoch++) {
       const plan = planTrainEpoch(trainInput, order, epoch);
       const resumingMidEpoch = state.epoch === epoch && state.batchesDone > 0 && state.batchesDone < state.epochBatches;
@@ -312,7 +313,8 @@ export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
         const tokens = tf.tensor2d(t.tokens, t.shapeT, 'int32');
         let result: { loss: number; tokens: number; gradNorm: number };
         try {
-          result = await api.trainStep(model, optimizer, features, tokens, stepOptions);
+          // The dropout mask depends on (seed, global step) only: a resumed run draws the same masks.
+          result = await api.trainStep(model, optimizer, features, tokens, { ...stepOptions, dropoutSeed: dropoutStepSeed(cfg.seed, state.globalStep + 1) });
         } finally {
           features.dispose();
           tokens.dispose();
