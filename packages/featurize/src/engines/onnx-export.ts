@@ -12,7 +12,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import protobuf from 'protobufjs';
+import { attr, DataType, encodeModel, floatTensor, GraphBuilder, int64Tensor, type OnnxAttribute } from '@captioner/onnx';
 import { CaptionerError, workspaceRoot, writeFileAtomic } from '@captioner/core';
 import { decodeWeights, FEATURE_LAYERS, type KerasLayerConfig, type KerasModelConfig, type TruncatedModel } from './inception.js';
 
@@ -23,103 +23,7 @@ const IR_VERSION = 8;
 export const ONNX_INPUT = 'pixels';
 export const ONNX_OUTPUT = 'features';
 
-// The subset of onnx.proto (https://github.com/onnx/onnx/blob/main/onnx/onnx.proto) we write.
-const ONNX_PROTO = `
-syntax = "proto3";
-package onnx;
-message AttributeProto {
-  enum AttributeType { UNDEFINED = 0; FLOAT = 1; INT = 2; STRING = 3; TENSOR = 4; GRAPH = 5; FLOATS = 6; INTS = 7; STRINGS = 8; }
-  string name = 1;
-  float f = 2;
-  int64 i = 3;
-  bytes s = 4;
-  repeated float floats = 7;
-  repeated int64 ints = 8;
-  AttributeType type = 20;
-}
-message NodeProto {
-  repeated string input = 1;
-  repeated string output = 2;
-  string name = 3;
-  string op_type = 4;
-  repeated AttributeProto attribute = 5;
-  string domain = 7;
-}
-message TensorProto {
-  repeated int64 dims = 1;
-  int32 data_type = 2;
-  string name = 8;
-  bytes raw_data = 9;
-}
-message TensorShapeProto {
-  message Dimension {
-    oneof value { int64 dim_value = 1; string dim_param = 2; }
-  }
-  repeated Dimension dim = 1;
-}
-message TypeProto {
-  message Tensor { int32 elem_type = 1; TensorShapeProto shape = 2; }
-  oneof value { Tensor tensor_type = 1; }
-}
-message ValueInfoProto { string name = 1; TypeProto type = 2; string doc_string = 3; }
-message GraphProto {
-  repeated NodeProto node = 1;
-  string name = 2;
-  repeated TensorProto initializer = 5;
-  string doc_string = 10;
-  repeated ValueInfoProto input = 11;
-  repeated ValueInfoProto output = 12;
-}
-message OperatorSetIdProto { string domain = 1; int64 version = 2; }
-message StringStringEntryProto { string key = 1; string value = 2; }
-message ModelProto {
-  int64 ir_version = 1;
-  string producer_name = 2;
-  string producer_version = 3;
-  string doc_string = 6;
-  GraphProto graph = 7;
-  repeated OperatorSetIdProto opset_import = 8;
-  repeated StringStringEntryProto metadata_props = 14;
-}
-`;
-
-const DataType = { FLOAT: 1, INT64: 7 } as const;
-const AttrType = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7 } as const;
-
-interface OnnxAttribute {
-  name: string;
-  type: number;
-  f?: number;
-  i?: number;
-  s?: Uint8Array;
-  ints?: number[];
-}
-interface OnnxNode {
-  name: string;
-  op_type: string;
-  input: string[];
-  output: string[];
-  attribute: OnnxAttribute[];
-}
-interface OnnxTensor {
-  name: string;
-  dims: number[];
-  data_type: number;
-  raw_data: Uint8Array;
-}
-
-const ints = (name: string, values: number[]): OnnxAttribute => ({ name, type: AttrType.INTS, ints: values });
-const int = (name: string, value: number): OnnxAttribute => ({ name, type: AttrType.INT, i: value });
-const float = (name: string, value: number): OnnxAttribute => ({ name, type: AttrType.FLOAT, f: value });
-
-function floatTensor(name: string, dims: number[], values: Float32Array): OnnxTensor {
-  // raw_data is little-endian; every platform onnxruntime-node ships for is little-endian.
-  return { name, dims, data_type: DataType.FLOAT, raw_data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
-}
-function int64Tensor(name: string, values: number[]): OnnxTensor {
-  const data = new BigInt64Array(values.map((v) => BigInt(v)));
-  return { name, dims: [values.length], data_type: DataType.INT64, raw_data: new Uint8Array(data.buffer) };
-}
+const { ints, int } = attr;
 
 export interface KerasToOnnxOptions {
   modelConfig: KerasModelConfig;
@@ -209,17 +113,17 @@ export function kerasToOnnx(opts: KerasToOnnxOptions): OnnxGraph {
   };
   visit(opts.outputLayer, new Set());
 
-  const nodes: OnnxNode[] = [];
-  const initializers: OnnxTensor[] = [];
+  const g = new GraphBuilder(opts.modelConfig.name ?? 'model');
   /** Keras layer → ONNX tensor holding its output, and that tensor's [C, H, W]. */
   const tensorOf = new Map<string, string>();
   const shapeOf = new Map<string, [number, number, number]>();
   const foldedBn = new Set<string>();
   const emit = (op_type: string, name: string, input: string[], out: string, attribute: OnnxAttribute[] = []) => {
-    nodes.push({ name, op_type, input, output: [out], attribute });
+    g.node(op_type, input, attribute, { name, output: out });
   };
 
   const S = opts.inputSize;
+  g.input(ONNX_INPUT, DataType.FLOAT, ['batch', S, S, 3]);
   emit('Transpose', 'input_to_nchw', [ONNX_INPUT], 'pixels_nchw', [ints('perm', [0, 3, 1, 2])]);
 
   for (const l of order) {
@@ -272,7 +176,8 @@ export function kerasToOnnx(opts: KerasToOnnxOptions): OnnxGraph {
           foldedBn.add(bn.name);
           outName = bn.name;
         }
-        initializers.push(floatTensor(`${l.name}/W`, [filters, c, kh, kw], oihw), floatTensor(`${l.name}/B`, [filters], bias));
+        g.initializer(floatTensor(`${l.name}/W`, [filters, c, kh, kw], oihw));
+        g.initializer(floatTensor(`${l.name}/B`, [filters], bias));
         const convOut = activation === 'linear' ? outName : `${outName}/pre_activation`;
         emit('Conv', l.name, [inTensor(), `${l.name}/W`, `${l.name}/B`], convOut, [
           ints('kernel_shape', [kh, kw]),
@@ -296,7 +201,8 @@ export function kerasToOnnx(opts: KerasToOnnxOptions): OnnxGraph {
         const [c, h, w] = inShape();
         const { scale, shift } = batchNormAffine(l, c, weight);
         // Standalone BN as a per-channel affine map: Mul + Add with [C,1,1] broadcasts.
-        initializers.push(floatTensor(`${l.name}/scale`, [c, 1, 1], scale), floatTensor(`${l.name}/shift`, [c, 1, 1], shift));
+        g.initializer(floatTensor(`${l.name}/scale`, [c, 1, 1], scale));
+        g.initializer(floatTensor(`${l.name}/shift`, [c, 1, 1], shift));
         emit('Mul', `${l.name}/mul`, [inTensor(), `${l.name}/scale`], `${l.name}/scaled`);
         emit('Add', `${l.name}/add`, [`${l.name}/scaled`, `${l.name}/shift`], l.name);
         tensorOf.set(l.name, l.name);
@@ -375,45 +281,26 @@ export function kerasToOnnx(opts: KerasToOnnxOptions): OnnxGraph {
     w = Math.floor((w - p) / p) + 1;
   }
   emit('Transpose', 'output_to_nhwc', [last], 'features_nhwc', [ints('perm', [0, 2, 3, 1])]);
-  initializers.push(int64Tensor('features_shape', [0, h * w, c])); // 0 = keep the batch dimension
+  g.initializer(int64Tensor('features_shape', [0, h * w, c])); // 0 = keep the batch dimension
   emit('Reshape', 'features_flatten', ['features_nhwc', 'features_shape'], ONNX_OUTPUT);
 
-  const valueInfo = (name: string, dims: (number | string)[]) => ({
-    name,
-    type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dim_param: d } : { dim_value: d })) } } },
+  g.output(ONNX_OUTPUT, DataType.FLOAT, ['batch', h * w, c]);
+  const bytes = encodeModel({
+    graph: g.build(),
+    irVersion: IR_VERSION,
+    opsets: [{ domain: '', version: OPSET }],
+    producerName: '@captioner/featurize',
+    producerVersion: String(ONNX_EXPORTER_VERSION),
+    doc: `Keras model truncated at ${opts.outputLayer}${opts.poolBy > 1 ? `, average-pooled ${opts.poolBy}x${opts.poolBy}` : ''}`,
+    metadata: opts.metadata,
   });
-  const metadata = opts.metadata ?? {};
-  const model = {
-    ir_version: IR_VERSION,
-    producer_name: '@captioner/featurize',
-    producer_version: String(ONNX_EXPORTER_VERSION),
-    doc_string: `Keras model truncated at ${opts.outputLayer}${opts.poolBy > 1 ? `, average-pooled ${opts.poolBy}x${opts.poolBy}` : ''}`,
-    opset_import: [{ domain: '', version: OPSET }],
-    metadata_props: Object.entries(metadata).map(([key, value]) => ({ key, value })),
-    graph: {
-      name: opts.modelConfig.name ?? 'model',
-      node: nodes,
-      initializer: initializers,
-      input: [valueInfo(ONNX_INPUT, ['batch', S, S, 3])],
-      output: [valueInfo(ONNX_OUTPUT, ['batch', h * w, c])],
-    },
-  };
-  const ModelProto = onnxRoot().lookupType('onnx.ModelProto');
-  const problem = ModelProto.verify(model);
-  if (problem) throw new Error(`onnx export produced an invalid ModelProto: ${problem}`);
-  return { bytes: ModelProto.encode(ModelProto.fromObject(model)).finish(), outputShape: [h, w, c], nodeCount: nodes.length };
+  return { bytes, outputShape: [h, w, c], nodeCount: g.nodeCount };
 
   function emitActivation(activation: string, name: string, input: string, out: string, where: string) {
     const op = { relu: 'Relu', sigmoid: 'Sigmoid', tanh: 'Tanh' }[activation];
     if (!op) throw new CaptionerError(`${where}: activation "${activation}" is not supported by the ONNX exporter`);
     emit(op, name, [input], out);
   }
-}
-
-let root: protobuf.Root | undefined;
-function onnxRoot(): protobuf.Root {
-  root ??= protobuf.parse(ONNX_PROTO, { keepCase: true }).root;
-  return root;
 }
 
 function inboundOf(l: KerasLayerConfig): string[] {
