@@ -5,7 +5,7 @@ import { tf } from '@captioner/tf';
 import { beamSearch, greedyDecode, type DecodeResult } from '@captioner/model';
 import { openFeatureStore, type FeatureStore } from '@captioner/featurize';
 import { cleanWords } from '@captioner/text-clean';
-import { cocoTokenize, METRIC_NAMES, scoreCaptions, type CaptionScores, type ScoredCaption } from './metrics/index.js';
+import { cocoTokenize, METRIC_NAMES, scoreCaptions, type CaptionScores, type ScoredCaption } from '@captioner/metrics';
 import { readReferences } from './references.js';
 import { predictionsJsonl, predictionsTable, round, type DecodingMethod, type PredictionRow } from './outputs.js';
 import { checkFeatureCompatibility, checkpointInfo, loadTrainedModel, type TrainedModel } from './trained-model.js';

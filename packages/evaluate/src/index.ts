@@ -1,4 +1,5 @@
-export * from './metrics/index.js';
+// The metrics live in @captioner/metrics (train needs them too); re-exported so this API is unchanged.
+export * from '@captioner/metrics';
 export { runEvaluate, cleanedReferenceTokens, METRIC_NOTES, type RunEvaluateOptions, type EvaluateReport, type MethodReport } from './evaluate.js';
 export { readReferences, type Split } from './references.js';
 export { predictionsTable, predictionsJsonl, PREDICTIONS_SCHEMA_VERSION, type PredictionRow, type DecodingMethod } from './outputs.js';

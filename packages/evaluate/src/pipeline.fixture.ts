@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import { featurizeSchema, writeArrowFile, writeJsonAtomic } from '@captioner/core';
 import { runFeaturize, readFeaturizeManifest, type FeatureExtractor } from '@captioner/featurize';
 import { CaptionModel } from '@captioner/model';
-import { initBackend } from '@captioner/tf';
+import { initBackend, tf } from '@captioner/tf';
 
 export const GRID = 2;
 export const LOCATIONS = GRID * GRID;
@@ -63,6 +63,25 @@ export const VOCAB = {
   wordIndex: { '<unk>': 1, '<sos>': 2, '<eos>': 3, dog: 4, runs: 5, cat: 6, sits: 7, grass: 8 },
   wordCounts: {},
 };
+
+/**
+ * A model that says one word at every step and never `<eos>`: fc2's kernel is zeroed and its bias
+ * is 10 on `word`, so the logits ignore the image and the state. Greedy and beam search both give
+ * `word` repeated maxSteps times, which makes the stage's scores hand-computable.
+ */
+export async function saveConstantWordModel(p: TinyPipeline, dir: string, word: keyof typeof VOCAB.wordIndex): Promise<void> {
+  const base = await CaptionModel.load(p.modelDir);
+  const weights = { ...base.namedWeights() };
+  const bias = new Float32Array(VOCAB.vocabSize);
+  bias[VOCAB.wordIndex[word]] = 10;
+  weights['fc2/kernel'] = tf.zerosLike(weights['fc2/kernel']);
+  weights['fc2/bias'] = tf.tensor1d(bias);
+  const model = CaptionModel.fromWeights(base.config, weights);
+  await model.save(dir, { vocab: VOCAB, features: readFeaturizeManifest(p.featurizeDir), training: { epoch: 1, globalStep: 1, best: { epoch: 1, valLoss: 9 } } });
+  tf.dispose([weights['fc2/kernel'], weights['fc2/bias']]);
+  model.dispose();
+  base.dispose();
+}
 
 export interface TinyPipeline {
   root: string;
