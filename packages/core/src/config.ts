@@ -91,8 +91,27 @@ export const trainSchema = z
     batchSize: z.number().int().min(1).default(64),
     learningRate: z.number().positive().default(1e-3),
     seed: z.number().int().default(31),
-    /** Early stopping: epochs without validation-loss improvement (0 = off). */
+    /** Early stopping: epochs without improvement of the `selectBy` score (0 = off). */
     patience: z.number().int().min(0).default(3),
+    /**
+     * What picks the exported checkpoint, early stopping and the plateau schedule: `valLoss` (the
+     * tutorial) or `valCIDEr` (greedy captions of the validation images scored with CIDEr-D each epoch).
+     */
+    selectBy: z.enum(['valLoss', 'valCIDEr']).default('valLoss'),
+    /** Validation images captioned per epoch for `valCIDEr` (null = the whole validation split in use). */
+    selectionImages: z.number().int().min(1).nullable().default(null),
+    /** Learning-rate schedule over epochs; `constant` is the tutorial's. */
+    lrSchedule: z
+      .object({
+        kind: z.enum(['constant', 'step', 'plateau']).default('constant'),
+        /** Multiplier applied at each decay. */
+        factor: z.number().gt(0).max(1).default(0.5),
+        /** step: decay every this many epochs; plateau: after this many epochs without improvement. */
+        every: z.number().int().min(1).default(2),
+        minLearningRate: z.number().min(0).default(1e-5),
+      })
+      .strict()
+      .default({ kind: 'constant', factor: 0.5, every: 2, minLearningRate: 1e-5 }),
     /** Clip gradients by global norm (0 = off). */
     clipNorm: z.number().min(0).default(5),
     /** Doubly stochastic attention penalty lambda (Xu et al. 2015, eq. 14); 0 = off. */

@@ -1,3 +1,4 @@
+export { readReferences, type ReferenceSplit } from './references.js';
 export { ingest, runIngest, captionsTable, splitByImage, isSafeImageName } from './ingest.js';
 export type { CaptionRow, IngestReport, IngestResult, IngestOptions, RunIngestOptions, Split } from './ingest.js';
 export { detectLayout, type DatasetLayout, type LayoutKind } from './layout.js';

@@ -1,14 +1,15 @@
 import { join } from 'node:path';
 import { CaptionerError, column, readArrowFile } from '@captioner/core';
 
-export type Split = 'train' | 'val' | 'test';
+/** A split with reference captions (ingest's 'none' rows have no split). */
+export type ReferenceSplit = 'train' | 'val' | 'test';
 
 /**
  * Reference captions of one split from ingest's captions.arrow: the raw captions (not the cleaned
  * training text), because the COCO evaluation scores against human captions tokenized its own way.
  * Images keep the file's order; each image's captions are ordered by caption_index.
  */
-export function readReferences(ingestDir: string, split: Split): Map<string, string[]> {
+export function readReferences(ingestDir: string, split: ReferenceSplit): Map<string, string[]> {
   const path = join(ingestDir, 'captions.arrow');
   const table = readArrowFile(path, 'ingest');
   const images = column<string>(table, 'image', path);

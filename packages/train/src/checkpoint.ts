@@ -17,6 +17,11 @@ export interface EpochMetrics {
   tokens: number;
   /** Gradient global norm (before clipping), averaged over the epoch. */
   gradNorm: number;
+  /** `selectBy: valCIDEr` only: greedy validation captions' CIDEr-D and BLEU-4 (0–1), mean words, share capped. */
+  valCider?: number | null;
+  valBleu4?: number | null;
+  valMeanWords?: number | null;
+  valCapped?: number | null;
 }
 
 /** Everything besides weights that `--resume` needs to continue exactly where a run stopped. */
@@ -35,7 +40,11 @@ export interface TrainState {
   /** Accumulators of the epoch in progress, so a mid-epoch resume reports the same epoch loss. */
   partial: { lossSum: number; tokens: number; gradNormSum: number; trainSeconds: number; wallSeconds: number };
   history: EpochMetrics[];
-  best: { epoch: number; valLoss: number } | null;
+  /**
+   * The selected epoch. `valLoss` is its validation loss (the criterion when selectBy is valLoss);
+   * `score` is its selectBy score (higher is better), absent in checkpoints written before selectBy.
+   */
+  best: { epoch: number; valLoss: number; by?: 'valLoss' | 'valCIDEr'; score?: number } | null;
   epochsWithoutImprovement: number;
   savedAt: string;
 }

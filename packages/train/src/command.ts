@@ -55,11 +55,12 @@ export const trainCommand: CommandModule<object, CommonArgs & { resume?: boolean
         config: ctx.config,
         tokenizeDir: ctx.dir('tokenize'),
         featurizeDir: ctx.dir('featurize'),
+        ingestDir: ctx.dir('ingest'),
         outDir: ctx.dir('train'),
         resume: argv.resume,
         signal,
       }),
     );
-    log('train', `${result.status} after ${result.globalStep} steps${result.best ? `; best epoch ${result.best.epoch}, val loss ${result.best.valLoss.toFixed(4)}` : ''}`);
+    log('train', `${result.status} after ${result.globalStep} steps${result.best ? `; best epoch ${result.best.epoch}` : ''}`);
   }),
 };

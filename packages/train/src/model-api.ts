@@ -37,6 +37,12 @@ export interface ModelApi {
     /** dropoutSeed: this step's mask seed (see `dropoutSeed` in @captioner/model). */
     opts: { clipNorm: number; attentionPenalty: number; microBatch: number; dropout: number; dropoutSeed: number },
   ): Promise<StepResult>;
+  /** Greedy captions (words, and whether <eos> was reached) for a batch of images, without dropout. */
+  greedyCaptions(
+    model: TrainableModel,
+    features: tf.Tensor3D,
+    opts: { startId: number; endId: number; maxLength: number; words: readonly string[] },
+  ): { words: string[]; finished: boolean }[];
   dispose(model: TrainableModel): void;
   /** Releases what trainStep started (data-parallel worker threads). */
   close?(): Promise<void>;
@@ -52,7 +58,7 @@ export interface DefaultModelApiOptions {
 
 /** `@captioner/model` + `@captioner/featurize` (imported on first use: they pull in TF.js model code). */
 export async function defaultModelApi(opts: DefaultModelApiOptions = {}): Promise<ModelApi> {
-  const { CaptionModel: Model, DataParallelTrainer, trainStep } = await import('@captioner/model');
+  const { CaptionModel: Model, DataParallelTrainer, greedyDecode, trainStep } = await import('@captioner/model');
   const { openFeatureStore } = await import('@captioner/featurize');
   const replicas = opts.replicas ?? 1;
   let trainer: Promise<DataParallelTrainer> | undefined;
@@ -60,6 +66,7 @@ export async function defaultModelApi(opts: DefaultModelApiOptions = {}): Promis
     create: (config, seed) => Model.create(config, seed) as unknown as TrainableModel,
     load: async (dir) => (await Model.load(dir)) as unknown as TrainableModel,
     loss: (model, features, tokens) => (model as CaptionModel).loss(features, tokens),
+    greedyCaptions: (model, features, decodeOpts) => greedyDecode(model as CaptionModel, features, decodeOpts),
     trainStep: async (model, optimizer, features, tokens, stepOpts) => {
       if (replicas <= 1) return trainStep(model as CaptionModel, optimizer, features, tokens, stepOpts);
       if (stepOpts.dropout > 0) throw new CaptionerError('train.dropout needs train.replicas 1 (the data-parallel path has no dropout)');

@@ -179,3 +179,27 @@ export function writeFeatureStoreFixture(
   };
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
 }
+
+/**
+ * ingest's captions.arrow for a tokens fixture: each caption's raw text is its words ("w5 w9 …"),
+ * so greedy captions can be scored against references as the train stage does for selectBy valCIDEr.
+ */
+export function writeReferencesFixture(dir: string, fixture: TokensFixture): void {
+  const words = (tokens: number[]) => tokens.slice(1, -1).map((t) => `w${t}`).join(' ');
+  const perImage = new Map<string, number>();
+  const index = fixture.rows.map((r) => {
+    const i = perImage.get(r.image) ?? 0;
+    perImage.set(r.image, i + 1);
+    return i;
+  });
+  mkdirSync(dir, { recursive: true });
+  writeArrowFile(
+    join(dir, 'captions.arrow'),
+    new Table({
+      image: vectorFromArray(fixture.rows.map((r) => r.image), new Utf8()),
+      caption: vectorFromArray(fixture.rows.map((r) => words(r.tokens)), new Utf8()),
+      caption_index: makeVector(Int32Array.from(index)),
+      split: vectorFromArray(fixture.rows.map((r) => r.split), new Utf8()),
+    }),
+  );
+}

@@ -6,7 +6,7 @@ import { parseConfig, type PipelineConfig } from '@captioner/core';
 import { initBackend, tf } from '@captioner/tf';
 import { listCheckpoints, type TrainState } from './checkpoint.js';
 import { readMetricsJsonl } from './metrics.js';
-import { memoryStore, writeTokensFixture, type TokensFixture } from './test-fixtures.js';
+import { memoryStore, writeReferencesFixture, writeTokensFixture, type TokensFixture } from './test-fixtures.js';
 import { parseEventFile } from './test-event-parser.js';
 import { defaultModelApi, type ModelApi } from './model-api.js';
 import { runTrain, TAGS, valImageLimit, type RunTrainOptions, type StepInfo } from './train.js';
@@ -44,6 +44,28 @@ function options(name: string, overrides: Partial<RunTrainOptions> = {}): RunTra
 }
 
 describe('runTrain (tiny CaptionModel, synthetic data)', () => {
+  it('selectBy valCIDEr: greedy val captions scored each epoch pick the best epoch; the lr schedule is applied', async () => {
+    const ingestDir = join(root, 'ingest');
+    writeReferencesFixture(ingestDir, fixture);
+    const cfg = config({ epochs: 4, selectBy: 'valCIDEr', lrSchedule: { kind: 'step', factor: 0.5, every: 1, minLearningRate: 0 } });
+    const result = await runTrain(options('select-cider', { config: cfg, ingestDir }));
+    expect(result.status).toBe('completed');
+    expect(result.history.map((m) => m.lr)).toEqual([1e-3, 5e-4, 2.5e-4, 1.25e-4]);
+    for (const m of result.history) {
+      expect(m.valCider).toBeGreaterThanOrEqual(0);
+      expect(m.valBleu4).toBeGreaterThanOrEqual(0);
+      expect(m.valMeanWords).toBeGreaterThan(0);
+    }
+    const ciders = result.history.map((m) => m.valCider!);
+    const bestEpoch = ciders.indexOf(Math.max(...ciders)) + 1;
+    expect(result.best).toMatchObject({ epoch: bestEpoch, by: 'valCIDEr', score: Math.max(...ciders) });
+    const events = parseEventFile(join(root, 'select-cider', 'logs', readdirSync(join(root, 'select-cider', 'logs'))[0]));
+    const ciderEvents = events.flatMap((e) => e.values.filter((v) => v.tag === TAGS.valCider).map((v) => ({ step: e.step, value: v.simpleValue })));
+    expect(ciderEvents).toEqual(ciders.map((c, i) => ({ step: i + 1, value: Math.fround(c * 100) })));
+    // The same run without references cannot select by CIDEr-D: a clear error, not a silent fallback.
+    await expect(runTrain(options('select-no-refs', { config: cfg }))).rejects.toThrow(/valCIDEr needs the ingest stage folder/);
+  });
+
   it('same seed → same loss curve; tensor count stays flat across steps', async () => {
     const steps: StepInfo[] = [];
     const a = await runTrain(options('same-a', { onStep: (s) => steps.push(s) }));
@@ -175,10 +197,10 @@ describe('runTrain (tiny CaptionModel, synthetic data)', () => {
     expect(valCalls).toBeGreaterThan(0);
     expect(result.status).toBe('early-stopped');
     expect(result.history.map((m) => m.valLoss)).toEqual([3, 2, 2.5, 2.75]);
-    expect(result.best).toEqual({ epoch: 2, valLoss: 2 });
+    expect(result.best).toEqual({ epoch: 2, valLoss: 2, by: 'valLoss', score: -2 });
     expect(readdirSync(join(root, 'early', 'checkpoints')).sort()).toEqual(['best', 'epoch-0004']);
     expect(readJson<TrainState>(join(root, 'early', 'checkpoints', 'best', 'state.json')).epoch).toBe(2);
-    expect(readJson<{ training: { best: unknown } }>(join(root, 'early', 'model', 'config.json')).training.best).toEqual({ epoch: 2, valLoss: 2 });
+    expect(readJson<{ training: { best: unknown } }>(join(root, 'early', 'model', 'config.json')).training.best).toEqual({ epoch: 2, valLoss: 2, by: 'valLoss', score: -2 });
   });
 });
 

@@ -28,6 +28,8 @@ import { writeMetricsJsonl } from './metrics.js';
 import { TensorBoardWriter } from './tfevents.js';
 import { readTokenSplits, readVocab } from './tokens.js';
 import { defaultModelApi, type ModelApi, type TrainableModel } from './model-api.js';
+import { readReferences } from '@captioner/ingest';
+import { describeScore, learningRateForEpoch, scoreValidationCaptions, selectionScore, type CaptionQuality } from './selection.js';
 
 const STAGE = 'train';
 
@@ -36,6 +38,8 @@ export const TAGS = {
   trainLoss: 'training loss',
   epochTime: 'Epoch time (s)',
   valLoss: 'validation loss',
+  valCider: 'validation CIDEr-D (greedy)',
+  valBleu4: 'validation BLEU-4 (greedy)',
   tokensPerSec: 'tokens/s',
   learningRate: 'learning rate',
   /** Per optimizer step (x axis = global step). */
@@ -61,6 +65,8 @@ export interface RunTrainOptions {
   tokenizeDir: string;
   /** Folder with the feature shards + manifest.json. */
   featurizeDir: string;
+  /** Folder with ingest's captions.arrow: the raw validation references (needed for selectBy valCIDEr). */
+  ingestDir?: string;
   /** Stage output folder (data/stages/train). */
   outDir: string;
   /** Continue from the newest checkpoint in <outDir>/checkpoints. */
@@ -168,6 +174,34 @@ async function evaluateLoss(model: TrainableModel, api: ModelApi, data: SplitDat
   return tokens > 0 ? lossSum / tokens : null;
 }
 
+/** Greedy captions of `images` (resident window by window), scored against the raw references. */
+async function validationCaptionQuality(
+  model: TrainableModel,
+  api: ModelApi,
+  images: readonly string[],
+  references: ReadonlyMap<string, readonly string[]>,
+  cache: FeatureCache,
+  imagesPerWindow: number,
+  decode: { startId: number; endId: number; maxLength: number; words: readonly string[] },
+  shape: { locations: number; dim: number; batch: number },
+): Promise<CaptionQuality> {
+  const captions = new Map<string, { words: string[]; finished: boolean }>();
+  for (let w = 0; w < images.length; w += imagesPerWindow) {
+    const window = images.slice(w, w + imagesPerWindow);
+    await loadWindow(cache, window, 'val captions');
+    for (let b = 0; b < window.length; b += shape.batch) {
+      const batch = window.slice(b, b + shape.batch);
+      const features = tf.tensor3d(cache.gather(batch), [batch.length, shape.locations, shape.dim]);
+      try {
+        api.greedyCaptions(model, features, decode).forEach((c, i) => captions.set(batch[i], c));
+      } finally {
+        features.dispose();
+      }
+    }
+  }
+  return scoreValidationCaptions(captions, references);
+}
+
 /** Data-parallel replicas for `train.replicas` (null = one per core); always 1 on tfjs-node, which threads itself. */
 export function replicaCount(cfg: Pick<PipelineConfig['train'], 'replicas'>, backendName?: string): number {
   return backendName === 'tensorflow' ? 1 : (cfg.replicas ?? os.cpus().length);
@@ -203,6 +237,23 @@ export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
   const valRows = splits.get('val')!;
   const val = buildSplit(valRows, store, index, { maxImages: valImageLimit(cfg, train.available, valRows.images.length) });
   if (val.rowCount === 0) log(STAGE, 'no validation rows: early stopping and best/ use the training loss instead');
+
+  // selectBy valCIDEr: the validation images to caption each epoch and their raw references.
+  let captionCheck: { images: string[]; references: Map<string, string[]>; decode: Parameters<ModelApi['greedyCaptions']>[2] } | null = null;
+  if (cfg.selectBy === 'valCIDEr' && val.images.length > 0) {
+    if (!opts.ingestDir) throw new CaptionerError('train.selectBy valCIDEr needs the ingest stage folder (captions.arrow with the raw references)');
+    const references = readReferences(opts.ingestDir, 'val');
+    const words: string[] = [];
+    for (const [word, id] of Object.entries(vocab.wordIndex)) if (id < vocab.vocabSize) words[id] = word;
+    const idOf = (token: string) => {
+      const id = vocab.wordIndex[token];
+      if (!Number.isInteger(id) || id <= 0 || id >= vocab.vocabSize) throw new CaptionerError(`${vocabPath}: token "${token}" is missing or outside the vocabulary`);
+      return id;
+    };
+    const images = val.images.filter((image) => references.has(image)).slice(0, cfg.selectionImages ?? undefined);
+    captionCheck = { images, references, decode: { startId: idOf('<sos>'), endId: idOf('<eos>'), maxLength: vocab.maxLength - 1, words } };
+    log(STAGE, `checkpoint selection: greedy CIDEr-D on ${images.length} validation images each epoch`);
+  }
 
   const cache = new FeatureCache(store, (cfg.memoryBudgetMB - storeBudgetMiB) * 1024 * 1024);
   const imagesPerWindow = cache.imagesPerWindow(1);
@@ -279,7 +330,9 @@ export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
         await best.save(paths.model, saveMeta());
         api.dispose(best);
         modelDir = paths.model;
-        log(STAGE, `exported ${state.best ? `best epoch ${state.best.epoch} (val loss ${state.best.valLoss.toFixed(4)})` : 'model'} to ${paths.model}`);
+        const chosen = state.best;
+        const criterion = chosen ? (chosen.score !== undefined ? describeScore(chosen.score, chosen.by ?? 'valLoss') : `val loss ${chosen.valLoss.toFixed(4)}`) : '';
+        log(STAGE, `exported ${chosen ? `best epoch ${chosen.epoch} (${criterion})` : 'model'} to ${paths.model}`);
       }
     }
     api.dispose(model);
@@ -295,6 +348,11 @@ export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
     const { dropoutSeed: dropoutStepSeed } = await import('@captioner/model');
     const stepOptions = { clipNorm: cfg.clipNorm, attentionPenalty: cfg.attentionPenalty, microBatch: cfg.microBatch, dropout: cfg.dropout };
     for (; epoch <= cfg.epochs; epoch++) {
+      // The schedule is a function of the finished epochs, so a resumed run gets the same rate.
+      const learningRate = learningRateForEpoch(epoch, state.history, cfg);
+      // tf.train.adam reads its learningRate field at every update.
+      (optimizer as unknown as { learningRate: number }).learningRate = learningRate;
+      if (learningRate !== cfg.learningRate) log(STAGE, `epoch ${epoch}: learning rate ${learningRate.toExponential(2)}`);
       const plan = planTrainEpoch(trainInput, order, epoch);
       const resumingMidEpoch = state.epoch === epoch && state.batchesDone > 0 && state.batchesDone < state.epochBatches;
       const start = resumingMidEpoch ? state.batchesDone : 0;
@@ -364,19 +422,30 @@ export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
       bar.stop();
 
       const valLoss = await evaluateLoss(model, api, val, valPlan, cache, locations, dim);
+      const quality = captionCheck
+        ? await validationCaptionQuality(model, api, captionCheck.images, captionCheck.references, cache, imagesPerWindow, captionCheck.decode, {
+            locations,
+            dim,
+            batch: cfg.batchSize,
+          })
+        : null;
       const metrics: EpochMetrics = {
         epoch,
         trainLoss: acc.lossSum / acc.tokens,
         valLoss,
         tokensPerSec: acc.tokens / acc.trainSeconds,
         epochSeconds: acc.wallSeconds + epochClock(),
-        lr: cfg.learningRate,
+        lr: learningRate,
         steps: plan.batchCount,
         tokens: acc.tokens,
         gradNorm: acc.gradNormSum / plan.batchCount,
+        ...(quality ? { valCider: quality.cider, valBleu4: quality.bleu4, valMeanWords: quality.meanWords, valCapped: quality.capped } : {}),
       };
-      const criterion = valLoss ?? metrics.trainLoss;
-      const improved = state.best === null || criterion < state.best.valLoss;
+      // Higher is better; an epoch without a score (no validation images) never becomes best over one with.
+      const by = quality ? cfg.selectBy : 'valLoss';
+      const score = selectionScore(metrics, by) ?? -Infinity;
+      const bestScore = state.best ? (state.best.score ?? -state.best.valLoss) : null;
+      const improved = bestScore === null || score > bestScore;
       state = {
         ...state,
         epoch,
@@ -384,7 +453,7 @@ export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
         epochBatches: plan.batchCount,
         partial: { lossSum: 0, tokens: 0, gradNormSum: 0, trainSeconds: 0, wallSeconds: 0 },
         history: [...state.history, metrics],
-        best: improved ? { epoch, valLoss: criterion } : state.best,
+        best: improved ? { epoch, valLoss: valLoss ?? metrics.trainLoss, by, score } : state.best,
         epochsWithoutImprovement: improved ? 0 : state.epochsWithoutImprovement + 1,
         savedAt: new Date().toISOString(),
       };
@@ -393,6 +462,7 @@ export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
           [TAGS.trainLoss]: metrics.trainLoss,
           [TAGS.epochTime]: metrics.epochSeconds,
           ...(valLoss !== null ? { [TAGS.valLoss]: valLoss } : {}),
+          ...(quality ? { [TAGS.valCider]: quality.cider * 100, [TAGS.valBleu4]: quality.bleu4 * 100 } : {}),
           [TAGS.tokensPerSec]: metrics.tokensPerSec,
           [TAGS.learningRate]: metrics.lr,
         },
@@ -406,6 +476,7 @@ export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
       log(
         STAGE,
         `epoch ${epoch}: train loss ${metrics.trainLoss.toFixed(4)}, val loss ${valLoss?.toFixed(4) ?? 'n/a'}` +
+          (quality ? `, val CIDEr-D ${(quality.cider * 100).toFixed(2)} BLEU-4 ${(quality.bleu4 * 100).toFixed(2)} (${quality.meanWords.toFixed(1)} words, ${(quality.capped * 100).toFixed(1)}% capped)` : '') +
           `${improved ? ' (best)' : ''}, ${Math.round(metrics.tokensPerSec)} tokens/s, ${metrics.epochSeconds.toFixed(1)} s`,
       );
       if (earlyStopDue()) {
