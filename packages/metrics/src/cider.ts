@@ -26,31 +26,52 @@ export interface CiderResult {
   perItem: number[];
 }
 
-interface Vector {
+/** A caption's tf-idf n-gram vector under one corpus's document frequencies (see {@link ciderDScorer}). */
+export interface CiderVector {
   /** tf-idf weight per n-gram key. */
-  weights: Map<string, number>;
+  readonly weights: ReadonlyMap<string, number>;
   /** Euclidean norm per order (index = order − 1). */
-  norms: number[];
+  readonly norms: readonly number[];
   /** Bigram count (see the module comment). */
-  length: number;
+  readonly length: number;
 }
 
-export function ciderD(items: readonly ScoredCaption[], options: CiderOptions = {}): CiderResult {
+/**
+ * CIDEr-D with the document frequencies of a fixed corpus, for scoring many candidates against the
+ * same references (a constant-caption search, validation every epoch, consensus among a caption's
+ * siblings) without recomputing them. `ciderD(items)` is exactly
+ * `ciderDScorer(items.map(i => i.references)).scoreDocument(item.candidate, i)` for every item.
+ */
+export interface CiderDScorer {
+  /** Number of documents (images) whose references define the document frequencies. */
+  readonly documents: number;
+  /** The tf-idf vector of a tokenized caption; reuse it to score one candidate against many documents. */
+  vector(tokens: readonly string[]): CiderVector;
+  /** CIDEr-D (0..10) of a candidate against document `index`'s references (their vectors are cached). */
+  scoreDocument(candidate: readonly string[] | CiderVector, index: number): number;
+  /** CIDEr-D (0..10) of a candidate against any references, weighted with this corpus's document frequencies. */
+  score(candidate: readonly string[] | CiderVector, references: readonly (readonly string[])[]): number;
+}
+
+/** Document frequencies from `documents` (each one image's tokenized references), then a scorer over them. */
+export function ciderDScorer(documents: readonly (readonly (readonly string[])[])[], options: CiderOptions = {}): CiderDScorer {
   const n = options.n ?? 4;
   const sigma = options.sigma ?? 6;
-  assertScorable(items, 'CIDEr-D');
-  if (items.length === 0) throw new Error('CIDEr-D: no items to score');
+  if (documents.length === 0) throw new Error('CIDEr-D: no documents for the document frequencies');
+  documents.forEach((refs, i) => {
+    if (refs.length === 0) throw new Error(`CIDEr-D: item ${i} has no references`);
+  });
 
-  const refCounts = items.map((item) => item.references.map((r) => ngramCounts(r, n)));
+  const refCounts = documents.map((refs) => refs.map((r) => ngramCounts(r, n)));
   const documentFrequency = new Map<string, number>();
   for (const refs of refCounts) {
     const seen = new Set<string>();
     for (const counts of refs) for (const gram of counts.keys()) seen.add(gram);
     for (const gram of seen) documentFrequency.set(gram, (documentFrequency.get(gram) ?? 0) + 1);
   }
-  const logImages = Math.log(items.length);
+  const logImages = Math.log(documents.length);
 
-  const toVector = (counts: Map<string, number>): Vector => {
+  const toVector = (counts: Map<string, number>): CiderVector => {
     const weights = new Map<string, number>();
     const squares = new Array<number>(n).fill(0);
     let length = 0;
@@ -64,7 +85,8 @@ export function ciderD(items: readonly ScoredCaption[], options: CiderOptions = 
     return { weights, norms: squares.map(Math.sqrt), length };
   };
 
-  const similarity = (hyp: Vector, ref: Vector): number[] => {
+  // Sum over orders of the clipped, normalised, length-penalised similarity (pycocoevalcap `sim`, summed).
+  const similarity = (hyp: CiderVector, ref: CiderVector): number => {
     const delta = hyp.length - ref.length;
     const penalty = Math.exp(-(delta * delta) / (2 * sigma * sigma));
     const values = new Array<number>(n).fill(0);
@@ -72,22 +94,45 @@ export function ciderD(items: readonly ScoredCaption[], options: CiderOptions = 
       const r = ref.weights.get(gram) ?? 0;
       values[ngramOrder(gram) - 1] += Math.min(h, r) * r;
     }
+    let sum = 0;
     for (let k = 0; k < n; k++) {
       if (hyp.norms[k] !== 0 && ref.norms[k] !== 0) values[k] /= hyp.norms[k] * ref.norms[k];
-      values[k] *= penalty;
+      sum += values[k] * penalty;
     }
-    return values;
+    return sum;
   };
 
-  const perItem = items.map((item, i) => {
-    const hyp = toVector(ngramCounts(item.candidate, n));
-    const sums = new Array<number>(n).fill(0);
-    for (const counts of refCounts[i]) {
-      const sim = similarity(hyp, toVector(counts));
-      for (let k = 0; k < n; k++) sums[k] += sim[k];
-    }
-    const meanOverOrders = sums.reduce((a, b) => a + b, 0) / n;
-    return (meanOverOrders / item.references.length) * 10;
-  });
+  const vector = (tokens: readonly string[]) => toVector(ngramCounts(tokens, n));
+  const asVector = (c: readonly string[] | CiderVector): CiderVector => (Array.isArray(c) ? vector(c as readonly string[]) : (c as CiderVector));
+  const meanOver = (hyp: CiderVector, refs: readonly CiderVector[]): number => {
+    let sum = 0;
+    for (const ref of refs) sum += similarity(hyp, ref);
+    return (sum / n / refs.length) * 10;
+  };
+  const cache: (CiderVector[] | undefined)[] = new Array(documents.length);
+
+  return {
+    documents: documents.length,
+    vector,
+    scoreDocument(candidate, index) {
+      if (!(index >= 0 && index < documents.length)) throw new RangeError(`CIDEr-D: document ${index} of ${documents.length}`);
+      const refs = (cache[index] ??= refCounts[index].map(toVector));
+      return meanOver(asVector(candidate), refs);
+    },
+    score(candidate, references) {
+      if (references.length === 0) throw new Error('CIDEr-D: no references');
+      return meanOver(asVector(candidate), references.map(vector));
+    },
+  };
+}
+
+export function ciderD(items: readonly ScoredCaption[], options: CiderOptions = {}): CiderResult {
+  assertScorable(items, 'CIDEr-D');
+  if (items.length === 0) throw new Error('CIDEr-D: no items to score');
+  const scorer = ciderDScorer(
+    items.map((item) => item.references),
+    options,
+  );
+  const perItem = items.map((item, i) => scorer.scoreDocument(item.candidate, i));
   return { score: perItem.reduce((a, b) => a + b, 0) / perItem.length, perItem };
 }

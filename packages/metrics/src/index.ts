@@ -5,7 +5,7 @@ import type { ScoredCaption } from './ngrams.js';
 
 export { cocoTokenize, COCO_PUNCTUATIONS } from './tokenize.js';
 export { corpusBleu, bleuStats, closestReferenceLength, type BleuResult, type BleuStats } from './bleu.js';
-export { ciderD, type CiderOptions, type CiderResult } from './cider.js';
+export { ciderD, ciderDScorer, type CiderDScorer, type CiderVector, type CiderOptions, type CiderResult } from './cider.js';
 export { rougeL, rougeLItem, lcsLength, type RougeResult } from './rouge.js';
 export { ngramCounts, type ScoredCaption } from './ngrams.js';
 

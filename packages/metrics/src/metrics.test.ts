@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   ciderD,
+  ciderDScorer,
   closestReferenceLength,
   cocoTokenize,
   corpusBleu,
@@ -135,6 +136,28 @@ describe('CIDEr-D (cider_scorer)', () => {
     const twice = ciderD([item('a dog runs', 'a dog runs', 'a dog runs'), item('a cat', 'a cat sits')]);
     expect(twice.perItem[0]).toBeCloseTo(once.perItem[0], 10);
     expect(ciderD([item('a dog runs', 'a dog runs')]).score).toBe(0);
+  });
+});
+
+describe('ciderDScorer (fixed document frequencies)', () => {
+  it('gives ciderD per item, and scores other candidates and references with the same idf', () => {
+    // The corpus of the first CIDEr-D case: docs A "a dog runs", B "a cat sits" (idf: a 0, others log 2).
+    const docs = [[w('a dog runs')], [w('a cat sits')]];
+    const scorer = ciderDScorer(docs);
+    expect(scorer.documents).toBe(2);
+    expect(scorer.scoreDocument(w('a dog runs'), 0)).toBeCloseTo(7.5, 10);
+    expect(scorer.scoreDocument(w('a cat'), 1)).toBeCloseTo(3.4867687, 6);
+    // "a cat" against A: only "a" is shared, and its weight is 0 -> 0.
+    expect(scorer.scoreDocument(w('a cat'), 0)).toBe(0);
+    // Free references use the corpus idf: "a cat" vs "a cat sits" is item B again; a vector can be reused.
+    const v = scorer.vector(w('a cat'));
+    expect(scorer.score(v, [w('a cat sits')])).toBeCloseTo(3.4867687, 6);
+    expect(scorer.scoreDocument(v, 1)).toBeCloseTo(3.4867687, 6);
+    // An n-gram unseen in the corpus (df 0 -> max(1, 0)) weighs log 2 like a df-1 n-gram: "a mouse" vs
+    // "a mouse": unigram cos 1, bigram cos 1, no 3-/4-grams -> (1 + 1)/4 * 10 = 5.
+    expect(scorer.score(w('a mouse'), [w('a mouse')])).toBeCloseTo(5, 10);
+    expect(() => scorer.scoreDocument(w('a'), 2)).toThrow(/document 2 of 2/);
+    expect(() => ciderDScorer([[w('a')], []])).toThrow(/item 1 has no references/);
   });
 });
 
