@@ -48,7 +48,8 @@ export function stageContext(argv: CommonArgs): StageContext {
   const configPath = argv.config ? fromRoot(argv.config, root) : undefined;
   const config = loadConfig(configPath, overrides);
   const stagesDir = fromRoot(config.stagesDir, root);
-  return { root, config, dir: (stage) => `${stagesDir}/${stage}` };
+  const overridden = config.stageDirs as Record<string, string | undefined>;
+  return { root, config, dir: (stage) => (overridden[stage] ? fromRoot(overridden[stage], root) : `${stagesDir}/${stage}`) };
 }
 
 /** Wraps a command handler: CaptionerErrors print as one clear message and set the exit code. */

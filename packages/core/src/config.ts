@@ -175,6 +175,14 @@ export const pipelineConfigSchema = z
   .object({
     /** Where stage outputs go (`<stagesDir>/<stage>/`), relative to the workspace root. */
     stagesDir: z.string().default('data/stages'),
+    /**
+     * Per-stage folders that override `<stagesDir>/<stage>` (relative to the workspace root), so
+     * experiments can share upstream outputs: e.g. `{ "featurize": "data/features/mobilenet" }`
+     * for several training configurations on the same features.
+     */
+    stageDirs: z
+      .partialRecord(z.enum(['ingest', 'text-clean', 'tokenize', 'featurize', 'train', 'evaluate', 'viz']), z.string().min(1))
+      .default({}),
     /** TF.js backend: auto picks tensorflow (tfjs-node[-gpu]) > wasm > cpu. */
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
     dataset: datasetSchema.default(datasetSchema.parse({})),

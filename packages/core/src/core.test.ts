@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig } from './config.js';
+import { stageContext } from './cli.js';
+import { workspaceRoot } from './paths.js';
 import { withAtomicPath, writeFileAtomic } from './atomic.js';
 import { seededRandom, shuffleInPlace } from './random.js';
 
@@ -20,6 +22,17 @@ describe('config', () => {
     expect(() => parseConfig({ featurize: { layer: 'mixed7' } }, 'x.json')).toThrow(/featurize\.layer/);
     expect(() => parseConfig({ ingest: { ratios: { train: 0.5, val: 0.1, test: 0.1 } } })).toThrow(/sum to 1/);
     expect(() => parseConfig({ nope: 1 })).toThrow(/Unrecognized key.*nope/);
+  });
+
+  it('stageDirs points single stages elsewhere; the others stay under stagesDir', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stage-dirs-'));
+    const path = join(dir, 'c.json');
+    writeFileSync(path, JSON.stringify({ stagesDir: '/runs/a', stageDirs: { featurize: '/features/mobilenet', tokenize: 'rel/tok' } }));
+    const ctx = stageContext({ config: path });
+    expect(ctx.dir('featurize')).toBe('/features/mobilenet');
+    expect(ctx.dir('tokenize')).toBe(join(workspaceRoot(), 'rel/tok'));
+    expect(ctx.dir('train')).toBe('/runs/a/train');
+    expect(() => parseConfig({ stageDirs: { featurise: 'x' } }, 'x.json')).toThrow(/stageDirs/);
   });
 
   it('expands ${VAR:-default} from the environment', () => {
