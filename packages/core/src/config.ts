@@ -148,6 +148,18 @@ export const evaluateSchema = z
     limit: z.number().int().min(1).nullable().default(null),
     /** Images decoded together (features are batchSize x locations x dim float32). */
     batchSize: z.number().int().min(1).default(32),
+    /** Beam score = logProb / length^lengthPenalty (1 = mean log-probability per token, 0 = raw sum). */
+    lengthPenalty: z.number().min(0).default(1),
+    /** Never repeat an n-gram of this size within a caption, greedy and beam (0 = off). */
+    noRepeatNgram: z.number().int().min(0).default(0),
+    /** Score the best constant caption and nearest-neighbour retrieval too, and flag decoding rows that do not clearly beat them. */
+    baselines: z.boolean().default(true),
+    /** Constant-caption candidates: this many of the most frequent training captions … */
+    constantFrequent: z.number().int().min(0).default(200),
+    /** … plus this many of the most central ones (mean tf-idf cosine to all training captions). */
+    constantCentral: z.number().int().min(0).default(300),
+    /** A decoding row must beat the best baseline's CIDEr-D (x100) by this many points (and not trail its BLEU-4) or it is flagged. */
+    baselineMarginCiderD: z.number().min(0).default(5),
   })
   .strict();
 

@@ -83,6 +83,17 @@ describe('runEvaluate on a tiny model', () => {
       }
     }
     expect(metrics.metricNotes.METEOR).toMatch(/not computed/);
+    // Baselines on the same 4 images: the fixture's only training caption is the constant one and the
+    // only retrieval candidate; the untrained model's rows fall below them and are flagged.
+    expect(metrics.baselines.rows.constant.caption).toBe('A black cat sits.');
+    expect(metrics.baselines.rows.nearestNeighbour.retrieval.poolImages).toBe(1);
+    expect(Object.keys(metrics.x100Baselines)).toEqual(['constant', 'nearestNeighbour']);
+    expect(metrics.warnings.map((w: { row: string; metric: string }) => `${w.row} ${w.metric}`)).toContain('greedy CIDEr-D');
+    for (const method of ['greedy', 'beam'] as const) {
+      const stats = metrics.methods[method].stats;
+      expect(stats.capHitShare).toBe(stats.unfinished / 4);
+    }
+    for (const line of jsonl) expect(line.nearestNeighbourImage).toBe('e.png');
 
     // The viz stage reads both files back: same rows, one attention map per word, only real scores.
     const forViz = readPredictions(join(p.outDir, 'predictions.arrow'));

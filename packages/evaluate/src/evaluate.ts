@@ -4,9 +4,13 @@ import { CaptionerError, log, peakRssMiB, progress, timer, withAtomicPath, write
 import { tf } from '@captioner/tf';
 import { beamSearch, greedyDecode, type DecodeResult } from '@captioner/model';
 import { openFeatureStore, type FeatureStore } from '@captioner/featurize';
-import { cleanWords } from '@captioner/text-clean';
 import { cocoTokenize, METRIC_NAMES, scoreCaptions, type CaptionScores, type ScoredCaption } from '@captioner/metrics';
 import { readReferences } from './references.js';
+import { cleanedReferenceTokens, times100 } from './scoring.js';
+
+export { cleanedReferenceTokens } from './scoring.js';
+import { runBaselines, type BaselinesReport } from './baseline-stage.js';
+import { baselineWarnings, type BaselineWarning } from './baselines.js';
 import { predictionsJsonl, predictionsTable, round, type DecodingMethod, type PredictionRow } from './outputs.js';
 import { checkFeatureCompatibility, checkpointInfo, loadTrainedModel, type TrainedModel } from './trained-model.js';
 
@@ -27,15 +31,17 @@ export interface RunEvaluateOptions {
 }
 
 export interface MethodReport {
-  decoding: { method: DecodingMethod; beam?: number; lengthPenalty?: number; maxSteps: number };
+  decoding: { method: DecodingMethod; beam?: number; lengthPenalty?: number; noRepeatNgram: number; maxSteps: number };
   /** Corpus scores on the 0–1 scale (CIDEr-D as pycocoevalcap returns it: 1.0 = "100" in papers). */
   scores: CaptionScores;
   stats: {
     bleuLengths: { candidate: number; reference: number; ratio: number };
     /** Mean generated words per caption. */
     meanWords: number;
-    /** Captions that hit maxSteps without producing <eos>. */
+    /** Captions that hit the length cap (maxSteps) without producing <eos>. */
     unfinished: number;
+    /** unfinished / images: the share of captions cut by the length cap (looping captions end here). */
+    capHitShare: number;
     /** Distinct captions / images: low values mean the model says the same thing for everything. */
     distinctRatio: number;
     decodeSeconds: number;
@@ -60,6 +66,12 @@ export interface EvaluateReport {
    * articles cost; it is not comparable to published numbers, which use the raw references (`x100`).
    */
   x100CleanedReferences: Record<DecodingMethod, CaptionScores>;
+  /** The trivial baselines on the same images and scorer (null when `evaluate.baselines` is false). */
+  baselines: BaselinesReport | null;
+  /** Baseline scores x100, next to `x100`'s decoding rows. */
+  x100Baselines: Record<string, CaptionScores>;
+  /** Decoding rows that do not clearly beat the baselines (see `baselineWarnings`); empty when they all do. */
+  warnings: BaselineWarning[];
   metricNotes: Record<string, string>;
   backend: string;
   seconds: number;
@@ -74,6 +86,8 @@ export const METRIC_NOTES: Record<string, string> = {
   'ROUGE-L': 'pycocoevalcap rouge.py: LCS, beta=1.2, max precision and max recall over references',
   cleanedReferences: 'x100CleanedReferences: the same metrics against references passed through text-clean (lowercase, punctuation and one-letter words such as "a" removed), i.e. in the model\'s own vocabulary; not comparable to published scores',
   METEOR: 'not computed: a faithful METEOR needs the Java METEOR 1.5 with WordNet synonyms and paraphrase tables',
+  baselines: 'constant: one training caption for every image, the best CIDEr-D among the most frequent and most central training captions on the val split (train when val is evaluated), never on the evaluated split; nearestNeighbour: the consensus caption (highest CIDEr-D against its siblings) of the training image with the highest cosine of mean-pooled features',
+  warnings: 'a decoding row is flagged unless its CIDEr-D x100 >= best baseline CIDEr-D x100 + evaluate.baselineMarginCiderD and its BLEU-4 x100 >= best baseline BLEU-4 x100',
 };
 
 interface Selection {
@@ -106,13 +120,13 @@ async function decodeAll(
   trained: TrainedModel,
   store: FeatureStore,
   images: readonly string[],
-  opts: { batchSize: number; beam: number; maxSteps: number; progressIntervalMs?: number },
+  opts: { batchSize: number; beam: number; maxSteps: number; lengthPenalty: number; noRepeatNgram: number; progressIntervalMs?: number },
 ): Promise<{ results: Record<DecodingMethod, DecodeResult[]>; seconds: Record<DecodingMethod, number> }> {
   const { model } = trained;
   const { locations, featureDim } = model.config;
   const results: Record<DecodingMethod, DecodeResult[]> = { greedy: [], beam: [] };
   const seconds: Record<DecodingMethod, number> = { greedy: 0, beam: 0 };
-  const common = { startId: trained.startId, endId: trained.endId, maxLength: opts.maxSteps, words: model.words };
+  const common = { startId: trained.startId, endId: trained.endId, maxLength: opts.maxSteps, words: model.words, noRepeatNgram: opts.noRepeatNgram };
   const bar = progress({ stage: STAGE, label: 'decoding', total: images.length, unit: 'images', intervalMs: opts.progressIntervalMs });
   const buffer = new Float32Array(opts.batchSize * store.rowLength);
   try {
@@ -125,7 +139,7 @@ async function decodeAll(
         results.greedy.push(...greedyDecode(model, features, common));
         seconds.greedy += t();
         t = timer();
-        results.beam.push(...beamSearch(model, features, { ...common, beam: opts.beam }));
+        results.beam.push(...beamSearch(model, features, { ...common, beam: opts.beam, lengthPenalty: opts.lengthPenalty }));
         seconds.beam += t();
       } finally {
         features.dispose();
@@ -139,14 +153,6 @@ async function decodeAll(
 }
 
 const caption = (r: DecodeResult) => r.words.join(' ');
-
-const times100 = (scores: CaptionScores): CaptionScores =>
-  Object.fromEntries(METRIC_NAMES.map((k) => [k, round(scores[k] * 100, 2)])) as unknown as CaptionScores;
-
-/** A reference as the model's training captions were cleaned (text-clean), then PTB-tokenized like every candidate. */
-export function cleanedReferenceTokens(reference: string): string[] {
-  return cocoTokenize(cleanWords(reference).join(' '));
-}
 
 function flattenAttention(r: DecodeResult, locations: number): Float32Array {
   const out = new Float32Array(r.attention.length * locations);
@@ -183,6 +189,8 @@ export async function runEvaluate(opts: RunEvaluateOptions): Promise<EvaluateRep
         batchSize: config.batchSize,
         beam: config.beam,
         maxSteps,
+        lengthPenalty: config.lengthPenalty,
+        noRepeatNgram: config.noRepeatNgram,
         progressIntervalMs: opts.progressIntervalMs,
       });
 
@@ -211,12 +219,16 @@ export async function runEvaluate(opts: RunEvaluateOptions): Promise<EvaluateRep
           });
         });
         methods[method] = {
-          decoding: method === 'beam' ? { method, beam: config.beam, lengthPenalty: 1, maxSteps } : { method, maxSteps },
+          decoding:
+            method === 'beam'
+              ? { method, beam: config.beam, lengthPenalty: config.lengthPenalty, noRepeatNgram: config.noRepeatNgram, maxSteps }
+              : { method, noRepeatNgram: config.noRepeatNgram, maxSteps },
           scores: scores.corpus,
           stats: {
             bleuLengths: scores.bleuLengths,
             meanWords: decoded.reduce((n, r) => n + r.words.length, 0) / decoded.length,
             unfinished: decoded.filter((r) => !r.finished).length,
+            capHitShare: decoded.filter((r) => !r.finished).length / decoded.length,
             distinctRatio: new Set(decoded.map(caption)).size / decoded.length,
             decodeSeconds: seconds[method],
             imagesPerSecond: decoded.length / Math.max(seconds[method], 1e-9),
@@ -229,6 +241,12 @@ export async function runEvaluate(opts: RunEvaluateOptions): Promise<EvaluateRep
         log(STAGE, `${method}: BLEU-1 ${m['BLEU-1']} BLEU-4 ${m['BLEU-4']} CIDEr-D ${m['CIDEr-D']} ROUGE-L ${m['ROUGE-L']} (x100; against cleaned references: BLEU-1 ${c['BLEU-1']} BLEU-4 ${c['BLEU-4']})`);
       }
 
+      const baselines = config.baselines
+        ? await runBaselines({ store, ingestDir: opts.ingestDir, split: config.split, images: selection.images, references, config })
+        : null;
+      const x100Baselines: Record<string, CaptionScores> = {};
+      for (const [name, b] of Object.entries(baselines?.report.rows ?? {})) x100Baselines[name] = times100(b.scores);
+      const warnings = baselineWarnings(x100, x100Baselines, config.baselineMarginCiderD);
       const report: EvaluateReport = {
         split: config.split,
         images: selection.images.length,
@@ -239,6 +257,9 @@ export async function runEvaluate(opts: RunEvaluateOptions): Promise<EvaluateRep
         methods,
         x100,
         x100CleanedReferences,
+        baselines: baselines?.report ?? null,
+        x100Baselines,
+        warnings,
         metricNotes: METRIC_NOTES,
         backend: tf.getBackend(),
         seconds: elapsed(),
@@ -249,9 +270,11 @@ export async function runEvaluate(opts: RunEvaluateOptions): Promise<EvaluateRep
       // All three files appear together: the folder is built under a temp name and renamed into place.
       await withAtomicPath(opts.outDir, (tmp) => {
         writeArrowFile(join(tmp, 'predictions.arrow'), table);
-        writeFileSync(join(tmp, 'predictions.jsonl'), predictionsJsonl(rows));
+        writeFileSync(join(tmp, 'predictions.jsonl'), predictionsJsonl(rows, baselines?.perImage));
         writeFileSync(join(tmp, 'metrics.json'), JSON.stringify(report, null, 2) + '\n');
       });
+      for (const line of resultsTable(report)) log(STAGE, line);
+      for (const w of warnings) log(STAGE, `warning: ${w.message}`);
       log(STAGE, `wrote ${opts.outDir} in ${report.seconds.toFixed(1)}s, peak RSS ${report.peakRssMiB} MiB`);
       return report;
     } finally {
@@ -266,4 +289,29 @@ function gridOf(grid: unknown, locations: number): [number, number] {
   if (Array.isArray(grid) && grid.length === 2 && grid[0] * grid[1] === locations) return [grid[0], grid[1]];
   const side = Math.round(Math.sqrt(locations));
   return side * side === locations ? [side, side] : [1, locations];
+}
+
+/**
+ * The printed results table: decoding rows and baseline rows, x100, with mean words and the share
+ * of captions cut by the length cap.
+ */
+export function resultsTable(report: Pick<EvaluateReport, 'split' | 'images' | 'methods' | 'x100' | 'baselines' | 'x100Baselines'>): string[] {
+  const head = ['', ...METRIC_NAMES, 'words', 'at cap'];
+  const body: string[][] = [];
+  for (const [method, m] of Object.entries(report.methods)) {
+    const label = m.decoding.beam !== undefined ? `${method} (k=${m.decoding.beam})` : method;
+    const x = report.x100[method as DecodingMethod];
+    body.push([label, ...METRIC_NAMES.map((k) => x[k].toFixed(2)), m.stats.meanWords.toFixed(1), `${(m.stats.capHitShare * 100).toFixed(1)}%`]);
+  }
+  for (const [name, b] of Object.entries(report.baselines?.rows ?? {})) {
+    const x = report.x100Baselines[name];
+    body.push([`baseline: ${name}`, ...METRIC_NAMES.map((k) => x[k].toFixed(2)), b.stats.meanWords.toFixed(1), '-']);
+  }
+  const widths = head.map((h, c) => Math.max(h.length, ...body.map((r) => r[c].length)));
+  const fmt = (r: string[]) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
+  const lines = [`${report.split}, ${report.images} images, x100:`, fmt(head), ...body.map(fmt)];
+  const constant = report.baselines?.rows.constant;
+  if (constant && 'caption' in constant) lines.push(`constant caption: "${constant.caption}"`);
+  for (const s of report.baselines?.skipped ?? []) lines.push(`baseline ${s.name} not computed: ${s.reason}`);
+  return lines;
 }

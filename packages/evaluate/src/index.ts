@@ -1,6 +1,19 @@
 // The metrics live in @captioner/metrics (train needs them too); re-exported so this API is unchanged.
 export * from '@captioner/metrics';
-export { runEvaluate, cleanedReferenceTokens, METRIC_NOTES, type RunEvaluateOptions, type EvaluateReport, type MethodReport } from './evaluate.js';
+export { runEvaluate, cleanedReferenceTokens, resultsTable, METRIC_NOTES, type RunEvaluateOptions, type EvaluateReport, type MethodReport } from './evaluate.js';
+export {
+  constantCandidates,
+  chooseConstantCaption,
+  pooledFeatures,
+  nearestNeighbours,
+  consensusCaptionIndex,
+  baselineWarnings,
+  type ConstantCandidate,
+  type ConstantChoice,
+  type Neighbour,
+  type BaselineWarning,
+} from './baselines.js';
+export { runBaselines, type BaselinesReport, type BaselineRow, type ConstantBaselineRow, type NearestNeighbourRow } from './baseline-stage.js';
 export { readReferences, type Split } from './references.js';
 export { predictionsTable, predictionsJsonl, PREDICTIONS_SCHEMA_VERSION, type PredictionRow, type DecodingMethod } from './outputs.js';
 export { loadTrainedModel, checkFeatureCompatibility, checkpointInfo, type TrainedModel } from './trained-model.js';

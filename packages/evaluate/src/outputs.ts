@@ -52,8 +52,8 @@ export function predictionsTable(rows: readonly PredictionRow[], meta: { locatio
   return new Table(schema, base.batches.map((b) => new RecordBatch(schema, b.data)));
 }
 
-/** predictions.jsonl: one readable line per image with both methods side by side. */
-export function predictionsJsonl(rows: readonly PredictionRow[]): string {
+/** predictions.jsonl: one readable line per image with both methods side by side (plus `extra` fields per image, e.g. baselines). */
+export function predictionsJsonl(rows: readonly PredictionRow[], extra?: ReadonlyMap<string, Record<string, unknown>>): string {
   const byImage = new Map<string, { image: string; split: string; references: string[]; [method: string]: unknown }>();
   for (const r of rows) {
     let entry = byImage.get(r.image);
@@ -62,7 +62,7 @@ export function predictionsJsonl(rows: readonly PredictionRow[]): string {
     entry[`${r.method}LogProb`] = round(r.logProb, 4);
     entry[`${r.method}CiderD`] = round(r.ciderD, 4);
   }
-  return [...byImage.values()].map((e) => JSON.stringify(e)).join('\n') + (byImage.size ? '\n' : '');
+  return [...byImage.values()].map((e) => JSON.stringify({ ...e, ...extra?.get(e.image) })).join('\n') + (byImage.size ? '\n' : '');
 }
 
 export function round(x: number, digits: number): number {

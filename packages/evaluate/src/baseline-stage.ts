@@ -1,0 +1,183 @@
+/**
+ * The evaluate stage's baseline rows: reads the training (and selection) captions, runs the two
+ * baselines of baselines.ts on the evaluated images and scores them exactly like the model's captions.
+ */
+import { CaptionerError, log, timer, type EvaluateConfig } from '@captioner/core';
+import type { FeatureStore } from '@captioner/featurize';
+import { ciderDScorer, cocoTokenize, scoreCaptions, type CaptionScores } from '@captioner/metrics';
+import { readReferences, type Split } from './references.js';
+import { chooseConstantCaption, consensusCaptionIndex, constantCandidates, nearestNeighbours, pooledFeatures } from './baselines.js';
+import { cleanedReferenceTokens, times100 } from './scoring.js';
+
+const STAGE = 'evaluate';
+
+export interface BaselineRow {
+  /** Corpus scores on the 0–1 scale, against the raw references (as `methods.*.scores`). */
+  scores: CaptionScores;
+  /** x100 against text-cleaned references (as `x100CleanedReferences`). */
+  x100CleanedReferences: CaptionScores;
+  stats: { bleuLengths: { candidate: number; reference: number; ratio: number }; meanWords: number; distinctRatio: number };
+  seconds: number;
+}
+
+export interface ConstantBaselineRow extends BaselineRow {
+  /** The raw training caption given for every image. */
+  caption: string;
+  selection: {
+    /** The split whose references chose the caption: val, or train when val is the evaluated split. */
+    split: Split;
+    metric: 'CIDEr-D';
+    /** CIDEr-D x100 of the chosen caption on the selection split. */
+    ciderD: number;
+    candidates: number;
+    frequent: number;
+    central: number;
+    /** How the chosen caption became a candidate, and how many training captions have its tokenized form. */
+    source: 'frequent' | 'central' | 'both';
+    trainCount: number;
+  };
+}
+
+export interface NearestNeighbourRow extends BaselineRow {
+  retrieval: {
+    pool: 'train';
+    poolImages: number;
+    pooling: 'mean over locations';
+    similarity: 'cosine';
+    captionChoice: 'consensus';
+    /** Mean cosine of each evaluated image to its neighbour. */
+    meanCosine: number;
+  };
+}
+
+export interface BaselinesReport {
+  rows: { constant?: ConstantBaselineRow; nearestNeighbour?: NearestNeighbourRow };
+  /** Baselines that could not be computed (e.g. no val split) and why; the others still are. */
+  skipped: { name: string; reason: string }[];
+}
+
+export interface BaselinesResult {
+  report: BaselinesReport;
+  /** Per evaluated image: the nearest-neighbour caption, its source image and cosine, for predictions.jsonl. */
+  perImage: Map<string, Record<string, unknown>>;
+}
+
+function tryReferences(ingestDir: string, split: Split): Map<string, string[]> | string {
+  try {
+    return readReferences(ingestDir, split);
+  } catch (e) {
+    if (e instanceof CaptionerError) return e.message;
+    throw e;
+  }
+}
+
+function scoreRow(captions: readonly string[], rawReferences: readonly string[][], seconds: number): BaselineRow {
+  const candidates = captions.map(cocoTokenize);
+  const scores = scoreCaptions(candidates.map((candidate, i) => ({ candidate, references: rawReferences[i].map(cocoTokenize) })));
+  const cleaned = scoreCaptions(candidates.map((candidate, i) => ({ candidate, references: rawReferences[i].map(cleanedReferenceTokens) })));
+  return {
+    scores: scores.corpus,
+    x100CleanedReferences: times100(cleaned.corpus),
+    stats: {
+      bleuLengths: scores.bleuLengths,
+      meanWords: candidates.reduce((n, c) => n + c.length, 0) / candidates.length,
+      distinctRatio: new Set(captions).size / captions.length,
+    },
+    seconds,
+  };
+}
+
+/**
+ * Both baselines on `images` (the evaluated images, in evaluation order) of `split`. Candidates and
+ * the retrieval pool come from the training split; the constant caption is chosen on val (train
+ * when val is the evaluated split) and never looks at `references`' split.
+ */
+export async function runBaselines(opts: {
+  store: FeatureStore;
+  ingestDir: string;
+  split: Split;
+  images: readonly string[];
+  /** The evaluated split's raw references by image. */
+  references: ReadonlyMap<string, string[]>;
+  config: Pick<EvaluateConfig, 'constantFrequent' | 'constantCentral'>;
+}): Promise<BaselinesResult> {
+  const { store, images, config } = opts;
+  const report: BaselinesReport = { rows: {}, skipped: [] };
+  const perImage = new Map<string, Record<string, unknown>>();
+  const rawRefs = images.map((image) => opts.references.get(image)!);
+  const train = tryReferences(opts.ingestDir, 'train');
+  if (typeof train === 'string') {
+    for (const name of ['constant', 'nearestNeighbour']) report.skipped.push({ name, reason: `no training captions: ${train}` });
+    return { report, perImage };
+  }
+
+  // Constant caption.
+  let t = timer();
+  const selectionSplit: Split = opts.split === 'val' ? 'train' : 'val';
+  const selection = tryReferences(opts.ingestDir, selectionSplit);
+  if (typeof selection === 'string') {
+    report.skipped.push({ name: 'constant', reason: `no ${selectionSplit} split to choose it on: ${selection}` });
+  } else if (config.constantFrequent + config.constantCentral === 0) {
+    report.skipped.push({ name: 'constant', reason: 'evaluate.constantFrequent + evaluate.constantCentral is 0: no candidates' });
+  } else {
+    const candidates = constantCandidates(train, { frequent: config.constantFrequent, central: config.constantCentral });
+    const choice = chooseConstantCaption(candidates, [...selection.values()].map((refs) => refs.map(cocoTokenize)));
+    const { caption } = choice.candidate;
+    const row = scoreRow(images.map(() => caption), rawRefs, 0);
+    row.seconds = t();
+    report.rows.constant = {
+      caption,
+      selection: {
+        split: selectionSplit,
+        metric: 'CIDEr-D',
+        ciderD: Math.round(choice.selectionCiderD * 10000) / 100,
+        candidates: choice.candidates,
+        frequent: config.constantFrequent,
+        central: config.constantCentral,
+        source: choice.candidate.source,
+        trainCount: choice.candidate.count,
+      },
+      ...row,
+    };
+    log(STAGE, `constant-caption baseline: "${caption}" (best val CIDEr-D of ${choice.candidates} candidates on ${selectionSplit}, ${row.seconds.toFixed(1)}s)`);
+  }
+
+  // Nearest-neighbour retrieval on the model's features.
+  t = timer();
+  const pool = [...train.keys()].filter((image) => store.has(image));
+  if (pool.length === 0) {
+    report.skipped.push({ name: 'nearestNeighbour', reason: 'no training image has features in the feature store' });
+    return { report, perImage };
+  }
+  const dim = store.manifest.dim;
+  const poolVectors = pooledFeatures(store, pool); // [pool, dim]
+  const queryVectors = pooledFeatures(store, images); // [images, dim]
+  const poolIndex = new Map(pool.map((image, i) => [image, i]));
+  const neighbours = nearestNeighbours(queryVectors, poolVectors, dim, images.map((image) => poolIndex.get(image) ?? -1));
+  const scorer = ciderDScorer([...train.values()].map((captions) => captions.map(cocoTokenize)));
+  const chosen = new Map<number, number>();
+  const captions = neighbours.map((n) => {
+    const own = train.get(pool[n.index])!;
+    let k = chosen.get(n.index);
+    if (k === undefined) chosen.set(n.index, (k = consensusCaptionIndex(own.map(cocoTokenize), scorer)));
+    return own[k];
+  });
+  const row = scoreRow(captions, rawRefs, 0);
+  row.seconds = t();
+  report.rows.nearestNeighbour = {
+    retrieval: {
+      pool: 'train',
+      poolImages: pool.length,
+      pooling: 'mean over locations',
+      similarity: 'cosine',
+      captionChoice: 'consensus',
+      meanCosine: neighbours.reduce((a, n) => a + n.cosine, 0) / neighbours.length,
+    },
+    ...row,
+  };
+  images.forEach((image, i) => {
+    perImage.set(image, { nearestNeighbour: captions[i], nearestNeighbourImage: pool[neighbours[i].index], nearestNeighbourCosine: Math.round(neighbours[i].cosine * 1e4) / 1e4 });
+  });
+  log(STAGE, `nearest-neighbour baseline: ${pool.length} training images pooled and searched in ${row.seconds.toFixed(1)}s`);
+  return { report, perImage };
+}
