@@ -50,12 +50,41 @@ export const tokenizeSchema = z
   })
   .strict();
 
+/**
+ * The feature backbones and their layers: the one list of these names (featurize keys each layer's
+ * geometry by them, type-checked against this table). The first layer is the backbone's default.
+ */
+export const FEATURE_BACKBONES = {
+  /** Keras InceptionV3 at 299 (default: nsfwjs' copy). `mixed10`: 8x8x2048; `mixed5`: 17x17x768 average-pooled 2x2 to 8x8x768. */
+  inception_v3: { layers: ['mixed10', 'mixed5'], scalings: ['0,1', '-1,1'] },
+  /**
+   * ImageNet MobileNetV2 1.0 at 224 (the TFLite file bundled in featurize). `Conv_1`: 7x7x1280 after
+   * ReLU6 (the input of the classifier's average pool); `expanded_conv_16`: the last bottleneck's
+   * linear projection, 7x7x320. Trained on [-1,1] pixels only.
+   */
+  mobilenet_v2: { layers: ['Conv_1', 'expanded_conv_16'], scalings: ['-1,1'] },
+} as const;
+export type FeatureBackbone = keyof typeof FEATURE_BACKBONES;
+export type FeatureLayerName = (typeof FEATURE_BACKBONES)[FeatureBackbone]['layers'][number];
+export type PixelScalingName = (typeof FEATURE_BACKBONES)[FeatureBackbone]['scalings'][number];
+const featureBackbones = Object.keys(FEATURE_BACKBONES) as [FeatureBackbone, ...FeatureBackbone[]];
+const featureLayers = featureBackbones.flatMap((b) => FEATURE_BACKBONES[b].layers) as unknown as [FeatureLayerName, ...FeatureLayerName[]];
+/** The backbone a layer name belongs to (layer names are unique across backbones). */
+export function backboneOfLayer(layer: FeatureLayerName): FeatureBackbone {
+  return featureBackbones.find((b) => (FEATURE_BACKBONES[b].layers as readonly string[]).includes(layer))!;
+}
+
 export const featurizeSchema = z
   .object({
-    /** `mixed10`: 8x8x2048 (tutorial); `mixed5`: 17x17x768 average-pooled 2x2 to 8x8x768. */
-    layer: z.enum(['mixed10', 'mixed5']).default('mixed10'),
-    /** Pixel scaling fed to the network: Keras InceptionV3 uses [-1,1]; nsfwjs was trained on [0,1]. */
-    scaling: z.enum(['-1,1', '0,1']).default('0,1'),
+    /** Feature CNN; see FEATURE_BACKBONES. */
+    backbone: z.enum(featureBackbones).default('inception_v3'),
+    /** A layer of the backbone (null = its first: mixed10 / Conv_1). */
+    layer: z.enum(featureLayers).nullable().default(null),
+    /**
+     * Pixel scaling fed to the network (null = the backbone's first): Keras InceptionV3 uses [-1,1];
+     * nsfwjs was trained on [0,1] (its default); MobileNetV2 accepts only [-1,1].
+     */
+    scaling: z.enum(['-1,1', '0,1']).nullable().default(null),
     dtype: z.enum(['float16', 'float32']).default('float16'),
     batchSize: z.number().int().min(1).default(8),
     /** Inference engine: onnx (onnxruntime-node), tfjs (current TF.js backend) or auto. */
@@ -71,7 +100,21 @@ export const featurizeSchema = z
      */
     halfPixelCenters: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .superRefine((v, ctx) => {
+    const { layers, scalings } = FEATURE_BACKBONES[v.backbone];
+    if (v.layer !== null && !(layers as readonly string[]).includes(v.layer)) {
+      ctx.addIssue({ code: 'custom', path: ['layer'], message: `"${v.layer}" is a layer of ${backboneOfLayer(v.layer)}; backbone ${v.backbone} has ${layers.join(', ')}` });
+    }
+    if (v.scaling !== null && !(scalings as readonly string[]).includes(v.scaling)) {
+      ctx.addIssue({ code: 'custom', path: ['scaling'], message: `backbone ${v.backbone} was trained on ${scalings.join(' or ')} pixels; "${v.scaling}" is not supported` });
+    }
+  })
+  .transform((v) => ({
+    ...v,
+    layer: (v.layer ?? FEATURE_BACKBONES[v.backbone].layers[0]) as FeatureLayerName,
+    scaling: (v.scaling ?? FEATURE_BACKBONES[v.backbone].scalings[0]) as PixelScalingName,
+  }));
 
 /** Show-Attend-Tell sizes (@captioner/model); vocabSize, locations and featureDim come from the tokenize and featurize outputs. */
 export const modelSchema = z

@@ -17,14 +17,14 @@ export interface FeaturizeImageOptions {
   extractor?: FeatureExtractor;
 }
 
-/** Built extractors by engine/layer/weights, kept for the process lifetime (loading one takes seconds). */
+/** Built extractors by engine/backbone/layer/weights, kept for the process lifetime (loading one takes seconds). */
 const extractors = new Map<string, Promise<FeatureExtractor>>();
 
 function extractorFor(manifest: FeaturizeManifest, engine: EngineName): Promise<FeatureExtractor> {
-  const key = JSON.stringify([engine, manifest.layer, manifest.weights]);
+  const key = JSON.stringify([engine, manifest.backbone, manifest.layer, manifest.weights]);
   let p = extractors.get(key);
   if (!p) {
-    p = createFeatureExtractor({ engine, layer: manifest.layer, weights: manifest.weights ?? undefined });
+    p = createFeatureExtractor({ engine, backbone: manifest.backbone, layer: manifest.layer, weights: manifest.weights ?? undefined });
     p.catch(() => extractors.delete(key));
     extractors.set(key, p);
   }
@@ -46,7 +46,7 @@ export async function featurizeImage(input: string | Uint8Array, manifest: Featu
   const extractor = opts.extractor ?? (await extractorFor(manifest, opts.engine ?? 'auto'));
   if (extractor.weightsHash !== manifest.weightsHash) {
     throw new CaptionerError(
-      `featurizeImage: network weights ${extractor.weightsHash.slice(0, 12)}… differ from the ones the features were computed with (${manifest.weightsHash.slice(0, 12)}…, ${manifest.weights ?? 'bundled InceptionV3'})`,
+      `featurizeImage: network weights ${extractor.weightsHash.slice(0, 12)}… differ from the ones the features were computed with (${manifest.weightsHash.slice(0, 12)}…, ${manifest.weights ?? `bundled ${manifest.backbone}`})`,
     );
   }
   if (extractor.inputSize !== manifest.inputSize || extractor.locations !== manifest.locations || extractor.dim !== manifest.dim) {

@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CaptionerError } from '@captioner/core';
-import type { FeatureLayer, PixelScaling } from './extractor.js';
+import { FEATURE_BACKBONES } from '@captioner/core';
+import type { FeatureBackbone, FeatureLayer, PixelScaling } from './extractor.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_VERSION = 1;
@@ -32,7 +33,7 @@ export interface FailedImage {
 
 /** Everything that determines the feature values of an image with given bytes (engine excluded). */
 export interface FeatureSettings {
-  backbone: 'inception_v3';
+  backbone: FeatureBackbone;
   layer: FeatureLayer;
   scaling: PixelScaling;
   dtype: FeatureDtype;
@@ -51,7 +52,7 @@ export interface FeaturizeManifest extends FeatureSettings {
   dim: number;
   /** sha256 of the canonical FeatureSettings JSON: rows are reused only under the same value. */
   settingsHash: string;
-  /** Absolute TF.js model folder, or null for the bundled InceptionV3. */
+  /** Absolute TF.js model folder (inception_v3) or .tflite file (mobilenet_v2), or null for the bundled weights. */
   weights: string | null;
   /** Engine that computed the new rows of the last run (features are engine-independent). */
   engine: string;
@@ -96,6 +97,11 @@ export function validateManifest(raw: unknown, path: string): FeaturizeManifest 
   if (m.version !== MANIFEST_VERSION) fail(path, 'version', `is ${JSON.stringify(m.version)}, this reader understands ${MANIFEST_VERSION}`);
   for (const key of ['layer', 'scaling', 'dtype', 'weightsHash', 'settingsHash', 'backbone', 'engine']) {
     if (!isString(m[key])) fail(path, key, 'must be a string');
+  }
+  const backbones = FEATURE_BACKBONES as Record<string, { layers: readonly string[] }>;
+  if (!Object.hasOwn(backbones, m.backbone as string)) fail(path, 'backbone', `must be one of ${Object.keys(backbones).join(', ')}, got ${JSON.stringify(m.backbone)}`);
+  if (!backbones[m.backbone as string].layers.includes(m.layer as string)) {
+    fail(path, 'layer', `must be a layer of ${String(m.backbone)} (${backbones[m.backbone as string].layers.join(', ')}), got ${JSON.stringify(m.layer)}`);
   }
   if (m.dtype !== 'float16' && m.dtype !== 'float32') fail(path, 'dtype', `must be "float16" or "float32", got ${JSON.stringify(m.dtype)}`);
   if (m.scaling !== '0,1' && m.scaling !== '-1,1') fail(path, 'scaling', `must be "0,1" or "-1,1", got ${JSON.stringify(m.scaling)}`);

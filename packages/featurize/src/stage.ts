@@ -1,6 +1,6 @@
 /**
- * The featurize stage: every image named in ingest/captions.arrow → one row of the InceptionV3
- * feature grid in sharded Arrow files, plus manifest.json (the commit point).
+ * The featurize stage: every image named in ingest/captions.arrow → one row of the backbone's
+ * feature grid (InceptionV3 or MobileNetV2) in sharded Arrow files, plus manifest.json (the commit point).
  *
  * Incremental rule: a row is reused when the image's content hash (sha256 of the file bytes) and
  * the settings hash (layer, scaling, dtype, input size, resize grid, weights; not the engine) match
@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import {
   CaptionerError,
   column,
+  FEATURE_BACKBONES,
   fromRoot,
   log as coreLog,
   peakRssMiB,
@@ -27,6 +28,7 @@ import {
 } from '@captioner/core';
 import type { FeatureExtractor } from './extractor.js';
 import { createFeatureExtractor } from './engines/index.js';
+import { backboneFor } from './engines/extractor-base.js';
 import {
   MANIFEST_FILE,
   MANIFEST_VERSION,
@@ -51,7 +53,7 @@ export interface RunFeaturizeOptions {
   config: FeaturizeConfig;
   log?: (message: string) => void;
   /**
-   * The network. Default: `createFeatureExtractor({engine, layer, weights})` from the engines (and
+   * The network. Default: `createFeatureExtractor({engine, backbone, layer, weights})` from the engines (and
    * disposed at the end). A given extractor is used as is and left to the caller to dispose.
    */
   extractor?: FeatureExtractor;
@@ -168,10 +170,16 @@ export async function runFeaturize(opts: RunFeaturizeOptions): Promise<Featurize
   const weights = config.weights ? fromRoot(config.weights, root) : null;
 
   const ownExtractor = !opts.extractor;
-  const extractor = opts.extractor ?? (await createFeatureExtractor({ engine: config.engine, layer: config.layer, weights: weights ?? undefined }));
+  const backbone = backboneFor(config);
+  // The config schema checks this too; a config built in code may not have been through it.
+  if (!(FEATURE_BACKBONES[backbone].scalings as readonly string[]).includes(config.scaling)) {
+    throw new CaptionerError(`featurize.scaling: backbone ${backbone} was trained on ${FEATURE_BACKBONES[backbone].scalings.join(' or ')} pixels, not ${config.scaling}`);
+  }
+  const extractor =
+    opts.extractor ?? (await createFeatureExtractor({ engine: config.engine, backbone, layer: config.layer, weights: weights ?? undefined }));
   try {
     const settings: FeatureSettings = {
-      backbone: 'inception_v3',
+      backbone,
       layer: config.layer,
       scaling: config.scaling,
       dtype: config.dtype,
@@ -227,7 +235,7 @@ export async function runFeaturize(opts: RunFeaturizeOptions): Promise<Featurize
         else if (rows.length > 0) carried.push({ entry, rows });
       }
     } else if (previous) {
-      say(`settings changed (layer/scaling/dtype/input size/resize/weights): recomputing every image`);
+      say(`settings changed (backbone/layer/scaling/dtype/input size/resize/weights): recomputing every image`);
     }
     const toCompute = images.filter((image) => wanted.has(image) && !reusable.has(image));
     const carriedRows = carried.reduce((n, c) => n + c.rows.length, 0);

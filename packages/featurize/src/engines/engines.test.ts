@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@captioner/tf';
-import type { FeatureExtractor, FeatureLayer } from '../extractor.js';
+import type { FeatureExtractor } from '../extractor.js';
+import type { InceptionLayer } from './backbones.js';
 import { createFeatureExtractor, createOnnxExtractor } from './index.js';
 import { loadTruncatedModel } from './inception.js';
 import { cachedFeatureModelPath } from './onnx-export.js';
@@ -52,7 +53,7 @@ function stats(features: Float32Array, image: number, perImage: number) {
  * tolerance 1e-4 absorbs float summation-order differences between engines/CPUs while any change
  * to the weights or the graph moves them by far more.
  */
-const GOLDEN: Record<FeatureLayer, { weightsHash: string; dim: number; images: { sum: number; sumSquares: number; nonZero: number }[] }> = {
+const GOLDEN: Record<InceptionLayer, { weightsHash: string; dim: number; images: { sum: number; sumSquares: number; nonZero: number }[] }> = {
   mixed10: {
     weightsHash: 'cf2d894ee685e51b736949bc33e5ecc7beb0480d89880e15813a1ce9107fa38e',
     dim: 2048,

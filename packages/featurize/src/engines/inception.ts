@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { CaptionerError } from '@captioner/core';
-import type { FeatureLayer } from '../extractor.js';
+import { LAYER_GEOMETRY, type InceptionLayer } from './backbones.js';
 import { parseBrowserifyExport } from './js-literal.js';
 
 /** How one weight is stored (the TF.js weights-manifest entry). */
@@ -54,7 +54,7 @@ export interface RawLayersModel {
 
 /** A model cut at a feature layer: only that layer's ancestors and their weights. */
 export interface TruncatedModel {
-  layer: FeatureLayer;
+  layer: InceptionLayer;
   /** A `modelTopology` TF.js can load (same wrapper as the source, pruned model_config). */
   topology: Record<string, unknown>;
   modelConfig: KerasModelConfig;
@@ -67,12 +67,7 @@ export interface TruncatedModel {
 }
 
 /** Output geometry per feature layer for a 299x299 input. */
-export const FEATURE_LAYERS: Record<FeatureLayer, { grid: [number, number]; dim: number; poolBy: number }> = {
-  // 8x8x2048: the tutorial's feature map.
-  mixed10: { grid: [8, 8], dim: 2048, poolBy: 1 },
-  // 17x17x768 average-pooled 2x2 stride 2 'valid' → 8x8 (the last row/column is dropped, as in Keras).
-  mixed5: { grid: [8, 8], dim: 768, poolBy: 2 },
-};
+export const FEATURE_LAYERS = LAYER_GEOMETRY.inception_v3;
 
 export const INCEPTION_INPUT_SIZE = 299;
 
@@ -166,7 +161,7 @@ export function loadRawModel(weights: string | undefined): RawLayersModel {
 // Truncation
 
 /** Cuts `raw` at `layer`: keeps the layer's ancestors (in source order) and their weights. */
-export function truncateModel(raw: RawLayersModel, layer: FeatureLayer): TruncatedModel {
+export function truncateModel(raw: RawLayersModel, layer: InceptionLayer): TruncatedModel {
   const byName = new Map(raw.modelConfig.layers.map((l) => [l.name, l]));
   if (!byName.has(layer)) {
     throw new CaptionerError(`featurize.layer: ${raw.origin} has no layer named "${layer}" (layers: ${[...byName.keys()].slice(-8).join(', ')}, …)`);
@@ -316,7 +311,7 @@ function readJsonFile<T>(path: string): T {
 
 /** Loads and truncates in one step (memoized per process: parsing the bundle costs ~1 s). */
 const truncatedCache = new Map<string, TruncatedModel>();
-export function loadTruncatedModel(opts: { layer: FeatureLayer; weights?: string }): TruncatedModel {
+export function loadTruncatedModel(opts: { layer: InceptionLayer; weights?: string }): TruncatedModel {
   const key = `${opts.weights ? resolve(opts.weights) : '<nsfwjs>'}#${opts.layer}`;
   let model = truncatedCache.get(key);
   if (!model) {

@@ -1,11 +1,17 @@
-/** The onnxruntime-node engine: the truncated InceptionV3 exported to ONNX (cached), run on the CPU EP. */
+/**
+ * The onnxruntime-node engine: the truncated InceptionV3 or the MobileNetV2 from its TFLite file,
+ * exported to ONNX (cached), run on the CPU EP.
+ */
 import { availableParallelism } from 'node:os';
 import type { InferenceSession as OrtSession } from 'onnxruntime-node';
 import { rmSync } from 'node:fs';
 import { CaptionerError, log } from '@captioner/core';
 import type { FeatureExtractor, FeatureExtractorOptions } from '../extractor.js';
-import { FEATURE_LAYERS, loadTruncatedModel } from './inception.js';
-import { makeExtractor, threadsLabel } from './extractor-base.js';
+import { layerGeometry, type InceptionLayer, type MobileNetLayer } from './backbones.js';
+import { loadTruncatedModel } from './inception.js';
+import { backboneFor, makeExtractor, threadsLabel } from './extractor-base.js';
+import { cachedMobileNetOnnxPath, loadMobileNet } from './mobilenet-load.js';
+import { MOBILENET_ONNX_INPUT, MOBILENET_ONNX_OUTPUT } from './mobilenet-onnx.js';
 import { cachedFeatureModelPath, ONNX_INPUT, ONNX_OUTPUT } from './onnx-export.js';
 
 export interface OnnxExtractorOptions extends FeatureExtractorOptions {
@@ -13,7 +19,7 @@ export interface OnnxExtractorOptions extends FeatureExtractorOptions {
   threads?: number;
   /** onnxruntime graph optimization level (default 'all'). */
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
-  /** Operator scheduling (default 'sequential': InceptionV3's branches are too small to gain from 'parallel'). */
+  /** Operator scheduling (default 'sequential': InceptionV3's branches are too small to gain from 'parallel'; MobileNetV2 has none). */
   executionMode?: 'sequential' | 'parallel';
   /**
    * Let idle intra-op threads spin-wait for work (default false; onnxruntime's own default is true).
@@ -42,9 +48,27 @@ function threadsFromEnv(): number | undefined {
   return n;
 }
 
+/** A network to run: its size, weights hash, and where its .onnx is (exported into the cache on first use). */
+interface OnnxModelSource {
+  inputSize: number;
+  weightsHash: string;
+  input: string;
+  output: string;
+  onnxPath(cacheDir?: string): { path: string; exported: boolean };
+}
+
+function modelSource(opts: OnnxExtractorOptions): OnnxModelSource {
+  if (backboneFor(opts) === 'mobilenet_v2') {
+    const model = loadMobileNet({ target: opts.layer as MobileNetLayer, weights: opts.weights });
+    return { ...model, input: MOBILENET_ONNX_INPUT, output: MOBILENET_ONNX_OUTPUT, onnxPath: (dir) => cachedMobileNetOnnxPath(model, dir) };
+  }
+  const truncated = loadTruncatedModel({ layer: opts.layer as InceptionLayer, weights: opts.weights });
+  return { ...truncated, input: ONNX_INPUT, output: ONNX_OUTPUT, onnxPath: (dir) => cachedFeatureModelPath(truncated, dir) };
+}
+
 export async function createOnnxExtractor(opts: OnnxExtractorOptions): Promise<FeatureExtractor> {
   const ort = await loadOnnxRuntime();
-  const truncated = loadTruncatedModel(opts);
+  const source = modelSource(opts);
   const threads = opts.threads ?? threadsFromEnv() ?? availableParallelism();
   const sessionOptions: OrtSession.SessionOptions = {
     executionProviders: ['cpu'],
@@ -55,7 +79,7 @@ export async function createOnnxExtractor(opts: OnnxExtractorOptions): Promise<F
     graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
     ...(opts.spinning ? {} : { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }),
   };
-  const cached = cachedFeatureModelPath(truncated, opts.cacheDir);
+  const cached = source.onnxPath(opts.cacheDir);
   let session: OrtSession;
   try {
     session = await ort.InferenceSession.create(cached.path, sessionOptions);
@@ -64,15 +88,15 @@ export async function createOnnxExtractor(opts: OnnxExtractorOptions): Promise<F
     // A cached file from elsewhere (damaged, or another onnxruntime) gets one fresh export.
     log('featurize', `cached ONNX model ${cached.path} does not load (${(err as Error).message.split('\n')[0]}); exporting it again`);
     rmSync(cached.path, { force: true });
-    session = await ort.InferenceSession.create(cachedFeatureModelPath(truncated, opts.cacheDir).path, sessionOptions);
+    session = await ort.InferenceSession.create(source.onnxPath(opts.cacheDir).path, sessionOptions);
   }
-  const { grid, dim } = FEATURE_LAYERS[opts.layer];
+  const { grid, dim } = layerGeometry(opts.layer);
   const expected = (n: number) => n * grid[0] * grid[1] * dim;
-  const size = truncated.inputSize;
+  const size = source.inputSize;
   const run = async (pixels: Float32Array, n: number): Promise<Float32Array> => {
     const input = new ort.Tensor('float32', pixels, [n, size, size, 3]);
     try {
-      const data = (await session.run({ [ONNX_INPUT]: input }))[ONNX_OUTPUT].data as Float32Array;
+      const data = (await session.run({ [source.input]: input }))[source.output].data as Float32Array;
       if (data.length !== expected(n)) throw new Error(`onnx output has ${data.length} values, expected ${expected(n)}`);
       return data;
     } finally {
@@ -80,5 +104,5 @@ export async function createOnnxExtractor(opts: OnnxExtractorOptions): Promise<F
       input.dispose();
     }
   };
-  return makeExtractor(truncated, opts.layer, `onnxruntime-node (cpu, ${threadsLabel(threads)})`, run, () => void session.release());
+  return makeExtractor(source, opts.layer, `onnxruntime-node (cpu, ${threadsLabel(threads)})`, run, () => void session.release());
 }

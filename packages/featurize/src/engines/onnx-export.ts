@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { attr, DataType, encodeModel, floatTensor, GraphBuilder, int64Tensor, type OnnxAttribute } from '@captioner/onnx';
 import { CaptionerError, workspaceRoot, writeFileAtomic } from '@captioner/core';
+import { ModelFormatError, tfPads } from './padding.js';
 import { decodeWeights, FEATURE_LAYERS, type KerasLayerConfig, type KerasModelConfig, type TruncatedModel } from './inception.js';
 
 /** Bump when the exporter's output changes, so cached .onnx files are regenerated. */
@@ -45,22 +46,14 @@ export interface OnnxGraph {
   nodeCount: number;
 }
 
-/** Spatial padding for one axis, as Keras/TF compute it. */
+/** Spatial padding for one axis, as Keras/TF compute it (tfPads with CaptionerErrors). */
 export function kerasPads(padding: string, inSize: number, kernel: number, stride: number, dilation = 1): { out: number; begin: number; end: number } {
-  const effective = (kernel - 1) * dilation + 1;
-  if (padding === 'valid') {
-    const out = Math.floor((inSize - effective) / stride) + 1;
-    if (out < 1) throw new CaptionerError(`a ${kernel}x${kernel} 'valid' window does not fit a ${inSize}-pixel input`);
-    return { out, begin: 0, end: 0 };
+  if (padding !== 'same' && padding !== 'valid') throw new CaptionerError(`unsupported padding "${padding}" (expected 'same' or 'valid')`);
+  try {
+    return tfPads(padding, inSize, kernel, stride, dilation);
+  } catch (err) {
+    throw err instanceof ModelFormatError ? new CaptionerError(err.message) : err;
   }
-  if (padding === 'same') {
-    const out = Math.ceil(inSize / stride);
-    const total = Math.max((out - 1) * stride + effective - inSize, 0);
-    // TF puts the smaller half first: the extra pixel goes at the bottom/right.
-    const begin = Math.floor(total / 2);
-    return { out, begin, end: total - begin };
-  }
-  throw new CaptionerError(`unsupported padding "${padding}" (expected 'same' or 'valid')`);
 }
 
 /** Keras NHWC axis (possibly negative) → ONNX NCHW axis. */
