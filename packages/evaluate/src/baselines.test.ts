@@ -55,7 +55,11 @@ describe('constant-caption candidates and choice', () => {
     expect(onCats.candidate.caption).toMatch(/cat sits on a mat/);
     expect(onDogs.candidate.caption).toBe('A dog runs on the grass .');
     expect(onCats.candidates).toBe(6);
-    expect(onCats.selectionCiderD).toBeGreaterThan(0);
+    expect(onCats.selectionScore).toBeGreaterThan(0);
+    expect(onCats.metric).toBe('CIDEr-D');
+    // By BLEU-4 on the dog references: the dog caption is a.png's reference verbatim and in b.png's.
+    const byBleu = chooseConstantCaption(candidates, dogRefs, 'BLEU-4');
+    expect(byBleu).toMatchObject({ metric: 'BLEU-4', candidate: { caption: 'A dog runs on the grass .' } });
     expect(() => chooseConstantCaption([], catRefs)).toThrow(/no candidates/);
   });
 });
@@ -201,7 +205,8 @@ describe('baselines in the evaluate stage', () => {
     expect(c1.caption).toBe('A cat sits on a mat .');
     expect(c1.selection).toMatchObject({ split: 'val', metric: 'CIDEr-D', candidates: 3, frequent: 200, central: 300, trainCount: 1 });
     expect(r2.baselines!.rows.constant!.caption).toBe(c1.caption);
-    expect(r2.baselines!.rows.constant!.selection.ciderD).toBe(c1.selection.ciderD);
+    expect(r2.baselines!.rows.constant!.selection.score).toBe(c1.selection.score);
+    expect(r2.baselines!.rows.constantBleu4!.caption).toBe(r1.baselines!.rows.constantBleu4!.caption);
     // Chosen on the test references it would have been the dog caption, which those references favour.
     const candidates = constantCandidates(new Map(Object.entries(trainVal).filter(([, v]) => v.split === 'train').map(([k, v]) => [k, v.captions])), { frequent: 200, central: 300 });
     expect(chooseConstantCaption(candidates, Object.values(dogTest).map((v) => tok(v.captions))).candidate.caption).toBe('A dog runs on the grass .');
@@ -320,9 +325,10 @@ describe('baselines in the evaluate stage', () => {
     const metrics = JSON.parse(readFileSync(join(p.root, 'stages', 'eval-flagged', 'metrics.json'), 'utf8'));
     expect(metrics.warnings[0]).toMatchObject({ row: 'greedy', metric: 'CIDEr-D', value: clear.x100.greedy['CIDEr-D'], baselineValue: 0, required: 50 });
     expect(metrics.warnings[0].message).toMatch(/greedy: CIDEr-D .* does not clearly beat the constant baseline's 0/);
-    expect(Object.keys(metrics.x100Baselines)).toEqual(['constant', 'nearestNeighbour']);
-    expect(metrics.baselines.rows.constant).toMatchObject({ caption: 'A purple elephant .', selection: { split: 'val', candidates: 1, trainCount: 2 } });
-    for (const name of ['constant', 'nearestNeighbour']) {
+    expect(Object.keys(metrics.x100Baselines)).toEqual(['constant', 'constantBleu4', 'nearestNeighbour']);
+    expect(metrics.baselines.rows.constant).toMatchObject({ caption: 'A purple elephant .', selection: { split: 'val', metric: 'CIDEr-D', candidates: 1, trainCount: 2 } });
+    expect(metrics.baselines.rows.constantBleu4).toMatchObject({ caption: 'A purple elephant .', selection: { split: 'val', metric: 'BLEU-4' } });
+    for (const name of ['constant', 'constantBleu4', 'nearestNeighbour']) {
       const row = metrics.baselines.rows[name];
       expect(Object.keys(row.scores)).toEqual(['BLEU-1', 'BLEU-2', 'BLEU-3', 'BLEU-4', 'CIDEr-D', 'ROUGE-L']);
       expect(Object.keys(row.stats)).toEqual(['bleuLengths', 'meanWords', 'distinctRatio']);
@@ -343,7 +349,11 @@ describe('baselines in the evaluate stage', () => {
       'b.png': { split: 'test', captions: ['A cat sits .'] },
     });
     const report = await evaluate(noVal, 'eval-noval');
-    expect(report.baselines!.skipped).toEqual([{ name: 'constant', reason: expect.stringMatching(/no val split to choose it on: .*no images in split "val"/) }]);
+    const reason = expect.stringMatching(/no val split to choose it on: .*no images in split "val"/);
+    expect(report.baselines!.skipped).toEqual([
+      { name: 'constant', reason },
+      { name: 'constantBleu4', reason },
+    ]);
     expect(Object.keys(report.x100Baselines)).toEqual(['nearestNeighbour']);
     const off = await evaluate(noVal, 'eval-off', { baselines: false });
     expect(off.baselines).toBeNull();

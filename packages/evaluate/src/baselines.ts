@@ -8,7 +8,7 @@
  */
 import { CaptionerError } from '@captioner/core';
 import type { FeatureStore } from '@captioner/featurize';
-import { ciderDScorer, cocoTokenize, type CaptionScores, type CiderVector } from '@captioner/metrics';
+import { bleuScorer, ciderDScorer, cocoTokenize, corpusBleuFromStats, type CaptionScores, type CiderVector } from '@captioner/metrics';
 import { tf } from '@captioner/tf';
 
 // ------------------------------------------------------------------ constant caption
@@ -56,10 +56,10 @@ export function constantCandidates(train: ReadonlyMap<string, readonly string[]>
   let total = 0;
   unique.forEach((u, i) => {
     const v = vectors[i];
-    for (const [gram, w] of v.weights) {
-      const norm = v.norms[orderOf(gram) - 1];
-      if (norm > 0) centroid.set(gram, (centroid.get(gram) ?? 0) + (u.count * w) / norm);
-    }
+    v.grams.forEach((gram, g) => {
+      const norm = v.norms[v.orders[g] - 1];
+      if (norm > 0) centroid.set(gram, (centroid.get(gram) ?? 0) + (u.count * v.values[g]) / norm);
+    });
     total += u.count;
   });
   const centrality = vectors.map((v) => centralityOf(v, centroid, total));
@@ -78,15 +78,9 @@ export function constantCandidates(train: ReadonlyMap<string, readonly string[]>
   }));
 }
 
-function orderOf(gram: string): number {
-  let n = 1;
-  for (let i = 0; i < gram.length; i++) if (gram.charCodeAt(i) === 32) n++;
-  return n;
-}
-
 function centralityOf(v: CiderVector, centroid: ReadonlyMap<string, number>, total: number): number {
   const dots = new Array<number>(v.norms.length).fill(0);
-  for (const [gram, w] of v.weights) dots[orderOf(gram) - 1] += w * (centroid.get(gram) ?? 0);
+  v.grams.forEach((gram, g) => (dots[v.orders[g] - 1] += v.values[g] * (centroid.get(gram) ?? 0)));
   let sum = 0;
   for (let k = 0; k < dots.length; k++) if (v.norms[k] > 0) sum += dots[k] / (v.norms[k] * total);
   return sum / dots.length;
@@ -94,38 +88,58 @@ function centralityOf(v: CiderVector, centroid: ReadonlyMap<string, number>, tot
 
 export interface ConstantChoice {
   candidate: ConstantCandidate;
-  /** CIDEr-D (0–10 scale) of the chosen caption on the selection split. */
-  selectionCiderD: number;
+  metric: ConstantMetric;
+  /** The chosen caption's corpus score on the selection split, 0–1 scale (CIDEr-D: 0–10). */
+  selectionScore: number;
   /** Candidates scored. */
   candidates: number;
 }
 
+export type ConstantMetric = 'CIDEr-D' | 'BLEU-4';
+
 /**
- * The candidate with the highest corpus CIDEr-D when given for every image of the selection split
- * (`selectionReferences`: per image, its tokenized references; document frequencies over them, as
- * pycocoevalcap would count them). Ties keep the earlier candidate. Only these references are read:
- * the evaluated split's never enter the choice.
+ * The candidate with the highest corpus `metric` when given for every image of the selection split
+ * (`selectionReferences`: per image, its tokenized references; CIDEr-D's document frequencies over
+ * them, as pycocoevalcap would count them). Ties keep the earlier candidate. Only these references
+ * are read: the evaluated split's never enter the choice.
  *
- * CIDEr-D, not BLEU-4, chooses: it is the metric checkpoints are selected by, and BLEU rewards a
- * constant caption mostly for hitting the average reference length with common words.
+ * Both metrics are used, as two baseline rows: CIDEr-D (the metric checkpoints are selected by)
+ * picks a specific, content-bearing caption; BLEU-4 rewards a constant caption for matching the
+ * reference length with common words ("a man in a red shirt ...") and gives the higher BLEU bar.
  */
-export function chooseConstantCaption(candidates: readonly ConstantCandidate[], selectionReferences: readonly (readonly string[][])[]): ConstantChoice {
+export function chooseConstantCaption(
+  candidates: readonly ConstantCandidate[],
+  selectionReferences: readonly (readonly string[][])[],
+  metric: ConstantMetric = 'CIDEr-D',
+): ConstantChoice {
   if (candidates.length === 0) throw new CaptionerError('constant-caption baseline: no candidates');
   if (selectionReferences.length === 0) throw new CaptionerError('constant-caption baseline: no selection images');
-  const scorer = ciderDScorer(selectionReferences);
+  let score: (c: ConstantCandidate) => number;
+  if (metric === 'CIDEr-D') {
+    const scorer = ciderDScorer(selectionReferences);
+    score = (c) => {
+      const v = scorer.vector(c.tokens);
+      let sum = 0;
+      for (let d = 0; d < scorer.documents; d++) sum += scorer.scoreDocument(v, d);
+      return sum / scorer.documents;
+    };
+  } else {
+    const scorer = bleuScorer(selectionReferences);
+    score = (c) => {
+      const prepared = scorer.candidate(c.tokens);
+      return corpusBleuFromStats(Array.from({ length: scorer.documents }, (_, d) => scorer.stats(prepared, d)))[3];
+    };
+  }
   let best = -1;
   let bestScore = -Infinity;
   candidates.forEach((c, i) => {
-    const v = scorer.vector(c.tokens);
-    let sum = 0;
-    for (let d = 0; d < scorer.documents; d++) sum += scorer.scoreDocument(v, d);
-    const score = sum / scorer.documents;
-    if (score > bestScore) {
-      bestScore = score;
+    const s = score(c);
+    if (s > bestScore) {
+      bestScore = s;
       best = i;
     }
   });
-  return { candidate: candidates[best], selectionCiderD: bestScore, candidates: candidates.length };
+  return { candidate: candidates[best], metric, selectionScore: bestScore, candidates: candidates.length };
 }
 
 // ------------------------------------------------------------------ nearest-neighbour retrieval

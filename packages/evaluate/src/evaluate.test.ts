@@ -87,7 +87,7 @@ describe('runEvaluate on a tiny model', () => {
     // only retrieval candidate; the untrained model's rows fall below them and are flagged.
     expect(metrics.baselines.rows.constant.caption).toBe('A black cat sits.');
     expect(metrics.baselines.rows.nearestNeighbour.retrieval.poolImages).toBe(1);
-    expect(Object.keys(metrics.x100Baselines)).toEqual(['constant', 'nearestNeighbour']);
+    expect(Object.keys(metrics.x100Baselines)).toEqual(['constant', 'constantBleu4', 'nearestNeighbour']);
     expect(metrics.warnings.map((w: { row: string; metric: string }) => `${w.row} ${w.metric}`)).toContain('greedy CIDEr-D');
     for (const method of ['greedy', 'beam'] as const) {
       const stats = metrics.methods[method].stats;

@@ -86,7 +86,7 @@ export const METRIC_NOTES: Record<string, string> = {
   'ROUGE-L': 'pycocoevalcap rouge.py: LCS, beta=1.2, max precision and max recall over references',
   cleanedReferences: 'x100CleanedReferences: the same metrics against references passed through text-clean (lowercase, punctuation and one-letter words such as "a" removed), i.e. in the model\'s own vocabulary; not comparable to published scores',
   METEOR: 'not computed: a faithful METEOR needs the Java METEOR 1.5 with WordNet synonyms and paraphrase tables',
-  baselines: 'constant: one training caption for every image, the best CIDEr-D among the most frequent and most central training captions on the val split (train when val is evaluated), never on the evaluated split; nearestNeighbour: the consensus caption (highest CIDEr-D against its siblings) of the training image with the highest cosine of mean-pooled features',
+  baselines: 'constant / constantBleu4: one training caption for every image, the best corpus CIDEr-D / BLEU-4 among the most frequent and most central training captions on the val split (train when val is evaluated), never on the evaluated split; nearestNeighbour: the consensus caption (highest CIDEr-D against its siblings) of the training image with the highest cosine of mean-pooled features',
   warnings: 'a decoding row is flagged unless its CIDEr-D x100 >= best baseline CIDEr-D x100 + evaluate.baselineMarginCiderD and its BLEU-4 x100 >= best baseline BLEU-4 x100',
 };
 
@@ -310,8 +310,10 @@ export function resultsTable(report: Pick<EvaluateReport, 'split' | 'images' | '
   const widths = head.map((h, c) => Math.max(h.length, ...body.map((r) => r[c].length)));
   const fmt = (r: string[]) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
   const lines = [`${report.split}, ${report.images} images, x100:`, fmt(head), ...body.map(fmt)];
-  const constant = report.baselines?.rows.constant;
-  if (constant && 'caption' in constant) lines.push(`constant caption: "${constant.caption}"`);
+  for (const name of ['constant', 'constantBleu4'] as const) {
+    const row = report.baselines?.rows[name];
+    if (row) lines.push(`${name}: "${row.caption}" (best ${row.selection.metric} on ${row.selection.split})`);
+  }
   for (const s of report.baselines?.skipped ?? []) lines.push(`baseline ${s.name} not computed: ${s.reason}`);
   return lines;
 }

@@ -10,6 +10,7 @@ export {
   baselineWarnings,
   type ConstantCandidate,
   type ConstantChoice,
+  type ConstantMetric,
   type Neighbour,
   type BaselineWarning,
 } from './baselines.js';

@@ -64,6 +64,73 @@ export function bleuStats(item: ScoredCaption, maxN = 4): BleuStats {
   };
 }
 
+/** A candidate's n-gram counts, prepared once to be compared with many documents (see {@link bleuScorer}). */
+export interface BleuCandidate {
+  readonly length: number;
+  readonly counts: ReadonlyMap<string, number>;
+}
+
+/**
+ * BLEU statistics against a fixed set of documents (each one image's tokenized references), with each
+ * document's maximum reference n-gram counts computed once: for scoring many candidates against the
+ * same split (e.g. choosing a constant caption). `stats(c, i)` equals `bleuStats({ candidate: c,
+ * references: documents[i] })`; `corpusBleuFromStats` sums them the way `corpusBleu` does.
+ */
+export interface BleuScorer {
+  readonly documents: number;
+  candidate(tokens: readonly string[]): BleuCandidate;
+  stats(candidate: readonly string[] | BleuCandidate, index: number): BleuStats;
+}
+
+export function bleuScorer(documents: readonly (readonly (readonly string[])[])[], maxN = 4): BleuScorer {
+  documents.forEach((refs, i) => {
+    if (refs.length === 0) throw new Error(`BLEU: item ${i} has no references`);
+  });
+  const refMax = documents.map((refs) => {
+    const max = new Map<string, number>();
+    for (const ref of refs) for (const [gram, count] of ngramCounts(ref, maxN)) max.set(gram, Math.max(max.get(gram) ?? 0, count));
+    return max;
+  });
+  const refLengths = documents.map((refs) => refs.map((r) => r.length));
+  const candidate = (tokens: readonly string[]): BleuCandidate => ({ length: tokens.length, counts: ngramCounts(tokens, maxN) });
+  return {
+    documents: documents.length,
+    candidate,
+    stats(c, index) {
+      if (!(index >= 0 && index < documents.length)) throw new RangeError(`BLEU: document ${index} of ${documents.length}`);
+      const prepared = Array.isArray(c) ? candidate(c as readonly string[]) : (c as BleuCandidate);
+      const correct = new Array<number>(maxN).fill(0);
+      const max = refMax[index];
+      for (const [gram, count] of prepared.counts) correct[ngramOrder(gram) - 1] += Math.min(max.get(gram) ?? 0, count);
+      return {
+        testLength: prepared.length,
+        referenceLength: closestReferenceLength(prepared.length, refLengths[index]),
+        guess: Array.from({ length: maxN }, (_, k) => Math.max(0, prepared.length - k)),
+        correct,
+      };
+    },
+  };
+}
+
+/** Corpus BLEU-1..maxN from per-image statistics (summed, then combined), as `corpusBleu`. */
+export function corpusBleuFromStats(stats: readonly BleuStats[]): number[] {
+  if (stats.length === 0) throw new Error('BLEU: no items to score');
+  const maxN = stats[0].guess.length;
+  const guess = new Array<number>(maxN).fill(0);
+  const correct = new Array<number>(maxN).fill(0);
+  let testLength = 0;
+  let referenceLength = 0;
+  for (const s of stats) {
+    testLength += s.testLength;
+    referenceLength += s.referenceLength;
+    for (let k = 0; k < maxN; k++) {
+      guess[k] += s.guess[k];
+      correct[k] += s.correct[k];
+    }
+  }
+  return combine(correct, guess, testLength, referenceLength);
+}
+
 /** Cumulative geometric means of the precisions, times the brevity penalty. */
 function combine(correct: readonly number[], guess: readonly number[], testLength: number, referenceLength: number): number[] {
   const scores: number[] = [];

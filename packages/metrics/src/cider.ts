@@ -30,6 +30,10 @@ export interface CiderResult {
 export interface CiderVector {
   /** tf-idf weight per n-gram key. */
   readonly weights: ReadonlyMap<string, number>;
+  /** The same n-grams as parallel arrays (key, weight, order), for fast iteration. */
+  readonly grams: readonly string[];
+  readonly values: Float64Array;
+  readonly orders: Uint8Array;
   /** Euclidean norm per order (index = order − 1). */
   readonly norms: readonly number[];
   /** Bigram count (see the module comment). */
@@ -73,16 +77,22 @@ export function ciderDScorer(documents: readonly (readonly (readonly string[])[]
 
   const toVector = (counts: Map<string, number>): CiderVector => {
     const weights = new Map<string, number>();
+    const grams: string[] = [];
+    const values = new Float64Array(counts.size);
+    const orders = new Uint8Array(counts.size);
     const squares = new Array<number>(n).fill(0);
     let length = 0;
     for (const [gram, termFrequency] of counts) {
       const order = ngramOrder(gram);
       const w = termFrequency * (logImages - Math.log(Math.max(1, documentFrequency.get(gram) ?? 0)));
       weights.set(gram, w);
+      values[grams.length] = w;
+      orders[grams.length] = order;
+      grams.push(gram);
       squares[order - 1] += w * w;
       if (order === 2) length += termFrequency;
     }
-    return { weights, norms: squares.map(Math.sqrt), length };
+    return { weights, grams, values, orders, norms: squares.map(Math.sqrt), length };
   };
 
   // Sum over orders of the clipped, normalised, length-penalised similarity (pycocoevalcap `sim`, summed).
@@ -90,9 +100,9 @@ export function ciderDScorer(documents: readonly (readonly (readonly string[])[]
     const delta = hyp.length - ref.length;
     const penalty = Math.exp(-(delta * delta) / (2 * sigma * sigma));
     const values = new Array<number>(n).fill(0);
-    for (const [gram, h] of hyp.weights) {
-      const r = ref.weights.get(gram) ?? 0;
-      values[ngramOrder(gram) - 1] += Math.min(h, r) * r;
+    for (let i = 0; i < hyp.grams.length; i++) {
+      const r = ref.weights.get(hyp.grams[i]);
+      if (r !== undefined) values[hyp.orders[i] - 1] += Math.min(hyp.values[i], r) * r;
     }
     let sum = 0;
     for (let k = 0; k < n; k++) {

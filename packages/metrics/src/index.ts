@@ -4,7 +4,7 @@ import { rougeL } from './rouge.js';
 import type { ScoredCaption } from './ngrams.js';
 
 export { cocoTokenize, COCO_PUNCTUATIONS } from './tokenize.js';
-export { corpusBleu, bleuStats, closestReferenceLength, type BleuResult, type BleuStats } from './bleu.js';
+export { corpusBleu, bleuStats, bleuScorer, corpusBleuFromStats, closestReferenceLength, type BleuResult, type BleuStats, type BleuScorer, type BleuCandidate } from './bleu.js';
 export { ciderD, ciderDScorer, type CiderDScorer, type CiderVector, type CiderOptions, type CiderResult } from './cider.js';
 export { rougeL, rougeLItem, lcsLength, type RougeResult } from './rouge.js';
 export { ngramCounts, type ScoredCaption } from './ngrams.js';

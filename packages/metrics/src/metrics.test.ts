@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   ciderD,
   ciderDScorer,
+  bleuScorer,
+  corpusBleuFromStats,
   closestReferenceLength,
   cocoTokenize,
   corpusBleu,
@@ -94,6 +96,23 @@ describe('corpus BLEU (bleu_scorer, option closest)', () => {
     // Sentence-level scores are kept per item: image 1's BLEU-1 is 0.3032653 as above.
     expect(r.perItem[0][0]).toBeCloseTo(0.3032653, 6);
     expect((r.perItem[0][0] + r.perItem[1][0]) / 2).not.toBeCloseTo(r.bleu[0], 2);
+  });
+});
+
+describe('bleuScorer (fixed references)', () => {
+  it('gives the same statistics and corpus scores as corpusBleu, with a reusable candidate', () => {
+    // The two-image corpus worked out above: BLEU-1..3 = 0.6959861, 0.5166357, 0.4571492.
+    const docs = [[w('the cat is on the mat')], [w('a dog runs fast'), w('the dog runs on green grass'), w('a small brown dog is running on the grass')]];
+    const scorer = bleuScorer(docs);
+    const stats = [scorer.stats(w('the the the the'), 0), scorer.stats(scorer.candidate(w('a dog runs on grass')), 1)];
+    expect(stats[0]).toEqual({ testLength: 4, referenceLength: 6, guess: [4, 3, 2, 1], correct: [2, 0, 0, 0] });
+    expect(stats[1]).toEqual({ testLength: 5, referenceLength: 4, guess: [5, 4, 3, 2], correct: [5, 3, 2, 0] });
+    const bleu = corpusBleuFromStats(stats);
+    expect(bleu[0]).toBeCloseTo(0.6959861, 6);
+    expect(bleu[1]).toBeCloseTo(0.5166357, 6);
+    expect(bleu[2]).toBeCloseTo(0.4571492, 6);
+    expect(() => scorer.stats(w('a'), 2)).toThrow(/document 2 of 2/);
+    expect(() => bleuScorer([[]])).toThrow(/item 0 has no references/);
   });
 });
 
