@@ -1,13 +1,17 @@
 /**
  * Featurize engine benchmark: real Flickr8k images, decoded and resized exactly as the stage does,
- * through each engine. Every configuration runs in its own child process, so thread counts (fixed
- * per process for TF.js wasm) and peak RSS are per configuration.
+ * through each engine, and the PyTorch peer (../shared/bench/torch_ref.py) on the same backbone in
+ * the same run. Every configuration runs in its own child process, so thread counts (fixed per
+ * process for TF.js wasm) and peak RSS are per configuration.
  *
- *   npx tsx --conditions=source packages/featurize/bench/featurize.ts            # onnx + tfjs-wasm 1/2 threads
- *   npx tsx --conditions=source packages/featurize/bench/featurize.ts --sweep    # + ORT options, batch sizes, decode overlap
+ *   npm run bench:featurize                                   # MobileNetV2 Conv_1: onnx + tfjs-wasm 1/2 threads + PyTorch
+ *   npm run bench:featurize -- --backbone inception_v3        # InceptionV3 mixed10 (PyTorch peer: feat)
+ *   npm run bench:featurize -- --sweep                        # + ORT options, batch sizes, decode overlap
  *
  * Prints one JSON object per configuration on stdout:
  *   {engine, backend, threads, batch, images, imagesPerSec, peakRssMiB, mode, ...}
+ * then the peer's figure ({engine: "pytorch", ...}) and one summary line on stderr: the default
+ * engine's img/s, PyTorch's, and their ratio (the peer is skipped with a note when torch is absent).
  * `mode`: "inference" = pre-decoded pixels, network only; "decode+infer" = decode each batch, then
  * infer; "overlapped" = decode batch k+1 while batch k is inferred; "decode" = sharp decode + resize only.
  */
@@ -17,8 +21,9 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { peakRssMiB } from '@captioner/core';
-import type { FeatureExtractor, FeatureLayer } from '../src/extractor.js';
+import { FEATURE_BACKBONES, peakRssMiB, workspaceRoot } from '@captioner/core';
+import type { FeatureBackbone, FeatureExtractor, FeatureLayer, PixelScaling } from '../src/extractor.js';
+import { BACKBONE_INPUT_SIZE } from '../src/engines/backbones.js';
 import { preprocessImage } from '../src/preprocess.js';
 
 interface BenchConfig {
@@ -27,6 +32,7 @@ interface BenchConfig {
   threads: number;
   batch: number;
   images: number;
+  backbone: FeatureBackbone;
   layer: FeatureLayer;
   mode: 'inference' | 'decode+infer' | 'overlapped' | 'decode';
   imagesDir: string;
@@ -47,6 +53,7 @@ interface BenchResult {
   cpuSecPerImage: number;
   peakRssMiB: number;
   mode: BenchConfig['mode'];
+  backbone: FeatureBackbone;
   layer: FeatureLayer;
   graphOptimizationLevel?: string;
   executionMode?: string;
@@ -54,8 +61,6 @@ interface BenchResult {
   setupSec: number;
   note: string;
 }
-
-const INPUT_SIZE = 299;
 
 function listImages(dir: string, count: number): string[] {
   if (!existsSync(dir)) throw new Error(`images folder ${dir} does not exist (set --images-dir)`);
@@ -67,9 +72,12 @@ function listImages(dir: string, count: number): string[] {
   return files.map((f) => join(dir, f));
 }
 
-async function decodeBatch(files: string[]): Promise<Float32Array> {
-  const out = new Float32Array(files.length * INPUT_SIZE * INPUT_SIZE * 3);
-  await Promise.all(files.map((f, i) => preprocessImage(f, { inputSize: INPUT_SIZE, scaling: '0,1' }, out, i * INPUT_SIZE * INPUT_SIZE * 3)));
+/** Decodes + resizes as the stage does, at the backbone's input size and default scaling. */
+async function decodeBatch(files: string[], backbone: FeatureBackbone): Promise<Float32Array> {
+  const size = BACKBONE_INPUT_SIZE[backbone];
+  const scaling = FEATURE_BACKBONES[backbone].scalings[0] as PixelScaling;
+  const out = new Float32Array(files.length * size * size * 3);
+  await Promise.all(files.map((f, i) => preprocessImage(f, { inputSize: size, scaling }, out, i * size * size * 3)));
   return out;
 }
 
@@ -77,6 +85,7 @@ async function createEngine(cfg: BenchConfig): Promise<{ extractor: FeatureExtra
   if (cfg.engine === 'onnx') {
     const { createOnnxExtractor } = await import('../src/engines/onnx-engine.js');
     const extractor = await createOnnxExtractor({
+      backbone: cfg.backbone,
       layer: cfg.layer,
       threads: cfg.threads,
       graphOptimizationLevel: cfg.graphOptimizationLevel,
@@ -88,7 +97,7 @@ async function createEngine(cfg: BenchConfig): Promise<{ extractor: FeatureExtra
   const { initBackend } = await import('@captioner/tf');
   const info = await initBackend({ backend: 'wasm', threads: cfg.threads, quiet: true });
   const { createTfjsExtractor } = await import('../src/engines/tfjs-engine.js');
-  return { extractor: await createTfjsExtractor({ layer: cfg.layer }), backend: info.name };
+  return { extractor: await createTfjsExtractor({ backbone: cfg.backbone, layer: cfg.layer }), backend: info.name };
 }
 
 async function runChild(cfg: BenchConfig): Promise<BenchResult> {
@@ -97,10 +106,10 @@ async function runChild(cfg: BenchConfig): Promise<BenchResult> {
   for (let i = 0; i < files.length; i += cfg.batch) batches.push(files.slice(i, i + cfg.batch));
 
   if (cfg.engine === 'none') {
-    await decodeBatch(batches[0]); // warm-up
+    await decodeBatch(batches[0], cfg.backbone); // warm-up
     const cpuStart = process.cpuUsage();
     const start = performance.now();
-    for (const b of batches) await decodeBatch(b);
+    for (const b of batches) await decodeBatch(b, cfg.backbone);
     const elapsedMs = performance.now() - start;
     const cpu = process.cpuUsage(cpuStart);
     return {
@@ -113,36 +122,37 @@ async function runChild(cfg: BenchConfig): Promise<BenchResult> {
       cpuSecPerImage: Number(((cpu.user + cpu.system) / 1e6 / files.length).toFixed(4)),
       peakRssMiB: peakRssMiB(),
       mode: 'decode',
+      backbone: cfg.backbone,
       layer: cfg.layer,
       setupSec: 0,
-      note: 'preprocessImage: sharp decode + JS bilinear resize to 299x299, scaled [0,1]',
+      note: `preprocessImage: sharp decode + JS bilinear resize to ${BACKBONE_INPUT_SIZE[cfg.backbone]}px`,
     };
   }
   const setupStart = performance.now();
   const { extractor, backend } = await createEngine(cfg);
   const setupSec = (performance.now() - setupStart) / 1000;
   // Warm-up: first-run allocations, ORT arena growth, wasm kernel setup.
-  await extractor.extract(await decodeBatch(batches[0]), batches[0].length);
+  await extractor.extract(await decodeBatch(batches[0], cfg.backbone), batches[0].length);
 
   let elapsedMs: number;
   let cpuStart = process.cpuUsage();
   if (cfg.mode === 'inference') {
     const decoded = [];
-    for (const b of batches) decoded.push(await decodeBatch(b));
+    for (const b of batches) decoded.push(await decodeBatch(b, cfg.backbone));
     cpuStart = process.cpuUsage();
     const start = performance.now();
     for (let i = 0; i < batches.length; i++) await extractor.extract(decoded[i], batches[i].length);
     elapsedMs = performance.now() - start;
   } else if (cfg.mode === 'decode+infer') {
     const start = performance.now();
-    for (const b of batches) await extractor.extract(await decodeBatch(b), b.length);
+    for (const b of batches) await extractor.extract(await decodeBatch(b, cfg.backbone), b.length);
     elapsedMs = performance.now() - start;
   } else {
     const start = performance.now();
-    let next = decodeBatch(batches[0]);
+    let next = decodeBatch(batches[0], cfg.backbone);
     for (let i = 0; i < batches.length; i++) {
       const pixels = await next;
-      if (i + 1 < batches.length) next = decodeBatch(batches[i + 1]);
+      if (i + 1 < batches.length) next = decodeBatch(batches[i + 1], cfg.backbone);
       await extractor.extract(pixels, batches[i].length);
     }
     elapsedMs = performance.now() - start;
@@ -158,6 +168,7 @@ async function runChild(cfg: BenchConfig): Promise<BenchResult> {
     cpuSecPerImage: Number(((cpu.user + cpu.system) / 1e6 / files.length).toFixed(3)),
     peakRssMiB: peakRssMiB(),
     mode: cfg.mode,
+    backbone: cfg.backbone,
     layer: cfg.layer,
     ...(cfg.engine === 'onnx'
       ? { graphOptimizationLevel: cfg.graphOptimizationLevel ?? 'all', executionMode: cfg.executionMode ?? 'sequential', spinning: cfg.spinning ?? false }
@@ -191,16 +202,49 @@ function configs(base: Omit<BenchConfig, 'engine' | 'threads' | 'mode'>, sweep: 
   return list;
 }
 
+interface PeerResult {
+  engine: 'pytorch';
+  command: string;
+  imagesPerSec: number;
+  raw: Record<string, unknown>;
+}
+
+/**
+ * The PyTorch peer on the same backbone (torch_ref.py `featm` = torchvision MobileNetV2 features at
+ * 224, `feat` = InceptionV3 to mixed7c at 299; random weights, pre-made input: inference only, like
+ * our `inference` mode). Returns `{ skipped: reason }` when python3/torch or the script is missing.
+ */
+function runPeer(backbone: FeatureBackbone, batch: number, script: string, python: string): PeerResult | { skipped: string } {
+  if (!existsSync(script)) return { skipped: `peer script ${script} not found` };
+  // OPENBLAS_CORETYPE (set for TF.js builds on some boxes) breaks Debian's OpenBLAS: unset for the peer only.
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  const probe = spawnSync(python, ['-c', 'import torch, torchvision'], { env, encoding: 'utf8' });
+  if (probe.status !== 0) {
+    return { skipped: `${python} cannot import torch/torchvision (apt-get install python3-torch python3-torchvision libopenblas0-pthread)` };
+  }
+  const args = [script, backbone === 'mobilenet_v2' ? 'featm' : 'feat', String(batch), '3'];
+  const run = spawnSync(python, args, { env, encoding: 'utf8', maxBuffer: 1 << 20 });
+  const line = run.stdout?.trim().split('\n').pop() ?? '';
+  if (run.status !== 0 || !line.startsWith('{')) return { skipped: `peer failed (exit ${run.status}): ${run.stderr?.trim().split('\n').pop() ?? ''}` };
+  const raw = JSON.parse(line) as Record<string, unknown>;
+  return { engine: 'pytorch', command: [python, ...args].join(' '), imagesPerSec: Number(raw.img_per_s), raw };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       child: { type: 'string' },
       images: { type: 'string', default: '64' },
       batch: { type: 'string', default: '8' },
-      layer: { type: 'string', default: 'mixed10' },
+      backbone: { type: 'string', default: 'mobilenet_v2' },
+      layer: { type: 'string' },
       'images-dir': { type: 'string', default: '/work/shared/flickr8k/Images' },
       engines: { type: 'string', default: 'onnx,tfjs' },
       sweep: { type: 'boolean', default: false },
+      peer: { type: 'string', default: join(workspaceRoot(), '..', 'shared', 'bench', 'torch_ref.py') },
+      python: { type: 'string', default: '/usr/bin/python3' },
+      'no-peer': { type: 'boolean', default: false },
     },
   });
   if (values.child) {
@@ -210,18 +254,22 @@ async function main(): Promise<void> {
   }
   const images = Number(values.images);
   const batch = Number(values.batch);
-  const layer = values.layer as FeatureLayer;
+  const backbone = values.backbone as FeatureBackbone;
+  if (!Object.hasOwn(FEATURE_BACKBONES, backbone)) throw new Error(`--backbone must be one of ${Object.keys(FEATURE_BACKBONES).join(', ')}, got ${values.backbone}`);
+  const layers = FEATURE_BACKBONES[backbone].layers as readonly string[];
+  const layer = (values.layer ?? layers[0]) as FeatureLayer;
   if (!Number.isInteger(images) || images < 1) throw new Error(`--images must be a positive integer, got ${values.images}`);
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`--batch must be a positive integer, got ${values.batch}`);
-  if (layer !== 'mixed10' && layer !== 'mixed5') throw new Error(`--layer must be mixed10 or mixed5, got ${values.layer}`);
+  if (!layers.includes(layer)) throw new Error(`--layer must be one of ${layers.join(', ')} for ${backbone}, got ${values.layer}`);
   const engines = new Set(values.engines.split(','));
   const cores = availableParallelism();
-  const plan = configs({ batch, images, layer, imagesDir: values['images-dir'] }, values.sweep, cores).filter(
+  const plan = configs({ batch, images, backbone, layer, imagesDir: values['images-dir'] }, values.sweep, cores).filter(
     (c) => engines.has(c.engine) || (c.engine === 'none' && values.sweep),
   );
 
-  process.stderr.write(`featurize bench: ${plan.length} configurations, ${images} images, ${cores} cores (numbers are only comparable on an otherwise idle machine)\n`);
+  process.stderr.write(`featurize bench: ${backbone} ${layer}, ${plan.length} configurations + PyTorch peer, ${images} images, ${cores} cores (numbers are only comparable on an otherwise idle machine)\n`);
   const self = fileURLToPath(import.meta.url);
+  const results: BenchResult[] = [];
   for (const cfg of plan) {
     // Same node + tsx loader flags as this process.
     const child = spawnSync(process.execPath, [...process.execArgv, self, '--child', JSON.stringify(cfg)], {
@@ -235,7 +283,23 @@ async function main(): Promise<void> {
       process.exitCode = 1;
       continue;
     }
+    results.push(JSON.parse(line) as BenchResult);
     process.stdout.write(line + '\n');
+  }
+  if (values['no-peer']) return;
+  const peer = runPeer(backbone, batch, values.peer, values.python);
+  if ('skipped' in peer) {
+    process.stderr.write(`PyTorch peer skipped: ${peer.skipped}\n`);
+    return;
+  }
+  process.stdout.write(JSON.stringify(peer) + '\n');
+  // The default engine: onnxruntime with the default options on all cores (what `auto` picks).
+  const ours = results.find((r) => r.engine === 'onnx' && r.mode === 'inference' && r.threads === cores && r.batch === batch && !r.spinning && r.graphOptimizationLevel === 'all' && r.executionMode === 'sequential');
+  if (ours) {
+    process.stderr.write(
+      `${backbone} ${layer}, batch ${batch}: onnxruntime-node ${ours.imagesPerSec} img/s vs PyTorch ${peer.imagesPerSec} img/s ` +
+        `(${String(peer.raw.omp_wait_policy ?? '')}) = ${(ours.imagesPerSec / peer.imagesPerSec).toFixed(2)}x\n`,
+    );
   }
 }
 

@@ -1,5 +1,26 @@
-export type { FeatureExtractor, FeatureExtractorOptions, FeatureLayer, PixelScaling } from './extractor.js';
-export { createFeatureExtractor, onnxRuntimeAvailable, type CreateFeatureExtractorOptions, type EngineName } from './engines/index.js';
+export type { FeatureBackbone, FeatureExtractor, FeatureExtractorOptions, FeatureLayer, PixelScaling } from './extractor.js';
+export {
+  createFeatureExtractor,
+  onnxRuntimeAvailable,
+  LAYER_GEOMETRY,
+  layerGeometry,
+  readTflite,
+  dequantize,
+  TfliteFormatError,
+  mobileNetFromTflite,
+  floatNetToTensor,
+  mobileNetToOnnx,
+  mobileNetToTfjs,
+  loadMobileNet,
+  mobileNetLabels,
+  type CreateFeatureExtractorOptions,
+  type EngineName,
+  type LayerGeometry,
+  type TfliteModel,
+  type FloatNet,
+  type MobileNetTarget,
+  type MobileNetTfjs,
+} from './engines/index.js';
 export { runFeaturize, type RunFeaturizeOptions } from './stage.js';
 export { openFeatureStore, type FeatureStore, type FeatureStoreOptions } from './store.js';
 export { featurizeImage, disposeFeaturizeImageCache, type FeaturizeImageOptions } from './featurize-image.js';
