@@ -11,12 +11,12 @@ interface FeaturizeArgs extends CommonArgs {
 
 export const featurizeCommand: CommandModule<object, FeaturizeArgs> = {
   command: 'featurize',
-  describe: 'InceptionV3 feature grid per image → sharded Arrow',
+  describe: 'CNN feature grid per image (InceptionV3 or MobileNetV2, featurize.backbone) → sharded Arrow',
   builder: (y) =>
     withCommonOptions(y)
       .option('weights', {
         type: 'string',
-        describe: 'TF.js layers model folder of a Keras InceptionV3 (shortcut for --featurize.weights; default: bundled nsfwjs InceptionV3)',
+        describe: 'inception_v3: TF.js layers model folder of a Keras InceptionV3; mobilenet_v2: a .tflite file (shortcut for --featurize.weights; default: the bundled weights)',
       })
       .option('engine', {
         type: 'string',
