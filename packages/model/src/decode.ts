@@ -1,6 +1,7 @@
 /**
  * Caption decoding, batched over images: greedy, beam search and seeded sampling. All three run the
- * encoder and the attention keys once per image and then call the model's step() per word.
+ * encoder and the attention keys once per image and then one decoder step per word through a
+ * StepEngine (TF.js below, onnxruntime in native/decode-engine.ts); the search logic is engine-agnostic.
  * Conventions: at most `maxLength` decoder steps (the step producing <eos> counts); `tokens`/`words`
  * exclude <sos> and <eos>; `logProb` sums log p of every generated token including <eos>;
  * `attention[i]` holds the L attention weights used to produce tokens[i]. <pad> (id 0) and <sos>
@@ -32,6 +33,8 @@ export interface DecodeOptions {
    * models trained with the articles otherwise loop ("… a man in a blue shirt and a man in a …").
    */
   noRepeatNgram?: number;
+  /** Where the decoder steps run (default: the model's `stepEngine`, else TF.js). */
+  engine?: StepEngine;
 }
 
 export interface BeamOptions extends DecodeOptions {
@@ -63,16 +66,76 @@ function wordsFor(model: CaptionModel, opts: DecodeOptions): (id: number) => str
   return (id) => table?.[id] ?? String(id);
 }
 
-/** Log-softmax of the step logits with <pad> and <sos> excluded, as a JS array [rows·V]. */
-function stepLogProbs(logits: tf.Tensor2D, startId: number, temperature = 1): Float32Array {
-  return tf.tidy(() => {
-    const V = logits.shape[1];
-    const banned = new Float32Array(V);
-    banned[0] = -Infinity;
-    banned[startId] = -Infinity;
-    const scaled = temperature === 1 ? logits : tf.div(logits, temperature);
-    return tf.logSoftmax(tf.add(scaled, tf.tensor1d(banned))).dataSync() as Float32Array;
-  });
+// ---------------------------------------------------------------- the step-engine seam
+
+/**
+ * What the search loops below need from a model, so the same loops run on TF.js or natively
+ * (native/decode-engine.ts): encode a batch once, then one decoder step at a time.
+ */
+export interface StepEngine {
+  /** Starts decoding `features` [B, L, D], each image repeated `copies` times (image-major rows). */
+  start(features: tf.Tensor3D, copies: number): StepSession;
+}
+
+export interface StepSession {
+  /**
+   * One step for every row from its previous token: log-probabilities [rows·V] of
+   * softmax(logits / temperature) with <pad> (0) and <sos> excluded (−Infinity), and the attention
+   * weights [rows·L] the step used.
+   */
+  step(prevTokens: Int32Array, startId: number, temperature: number): { logProbs: Float32Array; attention: Float32Array };
+  /** Row i continues from the state of row parents[i] (beam search reordering). */
+  reorder(parents: Int32Array): void;
+  dispose(): void;
+}
+
+/** The row added to the logits before the log-softmax: −Infinity at <pad> and <sos>. */
+export function bannedTokens(vocabSize: number, startId: number): Float32Array {
+  const banned = new Float32Array(vocabSize);
+  banned[0] = -Infinity;
+  banned[startId] = -Infinity;
+  return banned;
+}
+
+/** The TF.js engine: CaptionModel.encode / attentionKeys / step on the active backend. */
+export function tfjsStepEngine(model: CaptionModel): StepEngine {
+  return {
+    start(features, copies) {
+      const { encoded, keys } = tf.tidy(() => {
+        const f = copies === 1 ? features : tf.gather(features, tf.tensor1d(repeatIndex(features.shape[0], copies), 'int32'));
+        const enc = model.encode(f as tf.Tensor3D);
+        return { encoded: enc, keys: model.attentionKeys(enc) };
+      });
+      let hidden = model.initialHidden(encoded.shape[0]);
+      return {
+        step(prevTokens, startId, temperature) {
+          const out = tf.tidy(() => model.step(encoded, tf.tensor1d(prevTokens, 'int32'), hidden, keys));
+          hidden.dispose();
+          hidden = out.hidden;
+          const logProbs = tf.tidy(() => {
+            const scaled = temperature === 1 ? out.logits : tf.div(out.logits, temperature);
+            return tf.logSoftmax(tf.add(scaled, tf.tensor1d(bannedTokens(out.logits.shape[1], startId)))).dataSync() as Float32Array;
+          });
+          const attention = out.attention.dataSync() as Float32Array;
+          tf.dispose([out.logits, out.attention]);
+          return { logProbs, attention };
+        },
+        reorder(parents) {
+          const reordered = tf.tidy(() => tf.gather(hidden, tf.tensor1d(parents, 'int32')) as tf.Tensor2D);
+          hidden.dispose();
+          hidden = reordered;
+        },
+        dispose() {
+          tf.dispose([encoded, keys, hidden]);
+        },
+      };
+    },
+  };
+}
+
+/** The engine of a decode call: opts.engine, else the model's (CaptionModel.stepEngine), else TF.js. */
+function engineFor(model: CaptionModel, opts: DecodeOptions): StepEngine {
+  return opts.engine ?? model.stepEngine ?? tfjsStepEngine(model);
 }
 
 /**
@@ -97,24 +160,11 @@ function banRepeats(logProbs: Float32Array, row: number, V: number, tokens: read
   for (const id of repeatedNgramTokens(tokens, n)) logProbs[row * V + id] = -Infinity;
 }
 
-interface Prepared {
-  encoded: tf.Tensor3D;
-  keys: tf.Tensor3D;
-}
-
-function prepare(model: CaptionModel, features: tf.Tensor3D, copies: number): Prepared {
-  return tf.tidy(() => {
-    const f = copies === 1 ? features : tf.gather(features, repeatIndex(features.shape[0], copies));
-    const encoded = model.encode(f as tf.Tensor3D);
-    return { encoded, keys: model.attentionKeys(encoded) };
-  });
-}
-
 /** [0,0,…,1,1,…]: each image's row repeated `copies` times, image-major. */
-function repeatIndex(batch: number, copies: number): tf.Tensor1D {
+export function repeatIndex(batch: number, copies: number): Int32Array {
   const idx = new Int32Array(batch * copies);
   for (let i = 0; i < idx.length; i++) idx[i] = Math.floor(i / copies);
-  return tf.tensor1d(idx, 'int32');
+  return idx;
 }
 
 /** Runs the shared per-step loop for greedy and sampling: `choose` picks each row's next token. */
@@ -130,17 +180,11 @@ function decodeLoop(
   const { vocabSize: V, locations: L } = model.config;
   const word = wordsFor(model, opts);
   const results: DecodeResult[] = Array.from({ length: B }, () => ({ tokens: [], words: [], logProb: 0, attention: [], finished: false }));
-  const { encoded, keys } = prepare(model, features, 1);
-  let hidden = model.initialHidden(B);
+  const session = engineFor(model, opts).start(features, 1);
   const prev = new Int32Array(B).fill(opts.startId);
   try {
     for (let step = 0; step < opts.maxLength && results.some((r) => !r.finished); step++) {
-      const out = tf.tidy(() => model.step(encoded, tf.tensor1d(prev, 'int32'), hidden, keys));
-      hidden.dispose();
-      hidden = out.hidden;
-      const logProbs = stepLogProbs(out.logits, opts.startId, temperature);
-      const attention = out.attention.dataSync() as Float32Array;
-      tf.dispose([out.logits, out.attention]);
+      const { logProbs, attention } = session.step(prev, opts.startId, temperature);
       for (let b = 0; b < B; b++) {
         const r = results[b];
         if (r.finished) continue;
@@ -158,7 +202,7 @@ function decodeLoop(
       }
     }
   } finally {
-    tf.dispose([encoded, keys, hidden]);
+    session.dispose();
   }
   return results;
 }
@@ -229,17 +273,14 @@ export function beamSearch(model: CaptionModel, features: tf.Tensor3D, opts: Bea
 
   // Rows are image-major: row b·k + j is hypothesis j of image b. Only hidden states are
   // reordered between steps; encoded features and keys are identical across an image's beams.
-  const { encoded, keys } = prepare(model, features, k);
-  let hidden = model.initialHidden(B * k);
+  const session = engineFor(model, opts).start(features, k);
   let live: Hypothesis[][] = Array.from({ length: B }, () => [{ tokens: [], logProb: 0, attention: [] }]);
   const finished: { h: Hypothesis; score: number }[][] = Array.from({ length: B }, () => []);
   const done = new Array<boolean>(B).fill(false);
   const prev = new Int32Array(B * k).fill(opts.startId);
   try {
     for (let step = 0; step < opts.maxLength && done.some((d) => !d); step++) {
-      const out = tf.tidy(() => model.step(encoded, tf.tensor1d(prev, 'int32'), hidden, keys));
-      const logProbs = stepLogProbs(out.logits, opts.startId);
-      const attention = out.attention.dataSync() as Float32Array;
+      const { logProbs, attention } = session.step(prev, opts.startId, 1);
       const parents = new Int32Array(B * k);
       const nextLive: Hypothesis[][] = [];
       for (let b = 0; b < B; b++) {
@@ -296,12 +337,10 @@ export function beamSearch(model: CaptionModel, features: tf.Tensor3D, opts: Bea
         if (finished[b].length >= k || kept.length === 0) done[b] = true;
       }
       live = nextLive;
-      const reordered = tf.tidy(() => tf.gather(out.hidden, tf.tensor1d(parents, 'int32')) as tf.Tensor2D);
-      tf.dispose([out.logits, out.attention, out.hidden, hidden]);
-      hidden = reordered;
+      session.reorder(parents);
     }
   } finally {
-    tf.dispose([encoded, keys, hidden]);
+    session.dispose();
   }
 
   return Array.from({ length: B }, (_, b) => {

@@ -24,6 +24,7 @@ import { valuesOf } from './values.js';
 import { phase } from './profile.js';
 // Type-only: the file-system code is imported lazily so browsers can use this module.
 import type { LoadedCaptionModel, SaveExtras } from './artifacts.js';
+import type { StepEngine } from './decode.js';
 
 export interface CaptionModelConfig {
   /** Output classes: numWords + 1 (<pad> = 0 is never predicted but keeps ids aligned). */
@@ -184,7 +185,7 @@ export interface LossAndGradients {
 }
 
 /** Caption layout of one batch, from the int32 token matrix (JS side, small). */
-interface BatchLayout {
+export interface BatchLayout {
   batch: number;
   /** Decoder steps actually needed: up to the last non-pad target of any row. */
   steps: number;
@@ -199,7 +200,7 @@ interface BatchLayout {
   hasTarget: Float32Array;
 }
 
-function layoutBatch(ids: Int32Array, batch: number, length: number): BatchLayout {
+export function layoutBatch(ids: Int32Array, batch: number, length: number): BatchLayout {
   let steps = 0;
   for (let b = 0; b < batch; b++) {
     for (let t = length - 1; t >= 1; t--) {
@@ -280,6 +281,11 @@ export class CaptionModel {
   readonly parameterNames: string[];
   private readonly byName = new Map<string, tf.Variable>();
   private derivedCache: { key: object[]; weights: DerivedWeights } | null = null;
+  /**
+   * Where greedyDecode/beamSearch/sampleDecode run their decoder steps when the call names no
+   * engine (null = TF.js); e.g. a native engine from `nativeStepEngine(model)`.
+   */
+  stepEngine: StepEngine | null = null;
 
   protected constructor(config: CaptionModelConfig, values: Map<string, tf.Tensor>) {
     this.config = { ...config };
@@ -703,7 +709,7 @@ function validateConfig(c: CaptionModelConfig): void {
 }
 
 /** The dropout multipliers of the time-major valid rows (r = t·B + b) from a [B, T−1, U] mask. */
-function validRowMask(mask: Float32Array, validRows: Int32Array, B: number, T1: number, U: number): Float32Array {
+export function validRowMask(mask: Float32Array, validRows: Int32Array, B: number, T1: number, U: number): Float32Array {
   const out = new Float32Array(validRows.length * U);
   validRows.forEach((r, i) => {
     const t = Math.floor(r / B);
@@ -713,7 +719,7 @@ function validRowMask(mask: Float32Array, validRows: Int32Array, B: number, T1: 
   return out;
 }
 
-function checkTokenRange(ids: Int32Array, vocabSize: number): void {
+export function checkTokenRange(ids: Int32Array, vocabSize: number): void {
   for (const id of ids) {
     if (id < 0 || id >= vocabSize) throw new CaptionerError(`token id ${id} is outside the vocabulary [0, ${vocabSize})`);
   }
