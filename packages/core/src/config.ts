@@ -161,13 +161,14 @@ export const trainSchema = z
     attentionPenalty: z.number().min(0).default(0),
     /** Inverted dropout rate on the GRU outputs that feed the output layers (Xu et al. 2015); 0 = off. */
     dropout: z.number().min(0).lt(1).default(0),
-    /** Largest micro-batch (rows x steps must stay under the wasm 4 GiB cap). */
+    /** Largest micro-batch on the tfjs engine (rows x steps must stay under the wasm 4 GiB cap); onnx runs whole batches. */
     microBatch: z.number().int().min(1).default(64),
     /**
-     * Data-parallel replicas on wasm/cpu: each batch is split across this many threads, each with its
-     * own TF.js backend (null = one per CPU core; tfjs-node always uses 1: TensorFlow threads itself).
+     * Where training steps, validation loss and validation decoding run: `onnx` (native kernels via
+     * onnxruntime-node), `tfjs` (the TF.js backend), or `auto` = onnx when onnxruntime-node loads and
+     * the TF.js backend is not tfjs-node (which stays on TF.js, e.g. on GPU boxes).
      */
-    replicas: z.number().int().min(1).nullable().default(1),
+    engine: z.enum(['auto', 'onnx', 'tfjs']).default('auto'),
     keepLast: z.number().int().min(1).default(2),
     /** Feature-cache budget in MiB for streaming shards. */
     memoryBudgetMB: z.number().int().min(64).default(4096),

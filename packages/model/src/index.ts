@@ -11,8 +11,23 @@ export {
   type LossAndGradients,
 } from './model.js';
 export { trainStep, accumulateGradients, applyGradientSums, batchDropoutMask, type TrainStepOptions, type TrainStepResult, type GradientSums } from './train-step.js';
-export { DataParallelTrainer, type DataParallelOptions } from './data-parallel.js';
-export { greedyDecode, beamSearch, sampleDecode, repeatedNgramTokens, type DecodeResult, type DecodeOptions, type BeamOptions, type SampleOptions } from './decode.js';
+export {
+  greedyDecode,
+  beamSearch,
+  sampleDecode,
+  repeatedNgramTokens,
+  tfjsStepEngine,
+  type DecodeResult,
+  type DecodeOptions,
+  type BeamOptions,
+  type SampleOptions,
+  type StepEngine,
+  type StepSession,
+} from './decode.js';
+export { NativeTrainer, type NativeLossResult } from './native/trainer.js';
+export { nativeStepEngine, createNativeStepEngine, type NativeStepEngine } from './native/decode-engine.js';
+export { loadNative, ortAvailable, resolveTrainEngine, type NativeOptions, type NativeRuntime, type TrainEngine } from './native/runtime.js';
+export { buildTrainGraph } from './native/train-graph.js';
 export {
   MODEL_FORMAT,
   MODEL_FILES,

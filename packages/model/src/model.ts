@@ -271,6 +271,9 @@ const DERIVED_SOURCES = [
  * it out, so browser builds of the inference code never pull in node:fs.
  */
 const IO_MODULE = './io.js';
+/** The native (onnxruntime-node) decoding engine, Node only, imported the same way. */
+const NATIVE_DECODE_MODULE = './native/decode-engine.js';
+const NATIVE_RUNTIME_MODULE = './native/runtime.js';
 
 let modelCounter = 0;
 
@@ -687,13 +690,27 @@ export class CaptionModel {
     await saveModel(dir, this, extras);
   }
 
-  /** Loads a folder written by save(); missing files or mismatched shapes raise a CaptionerError naming the file. */
-  static async load(dir: string): Promise<LoadedCaptionModel> {
+  /**
+   * Loads a folder written by save(); missing files or mismatched shapes raise a CaptionerError
+   * naming the file. `engine` picks where decoding runs: 'auto' (default) attaches the native
+   * onnxruntime engine (`stepEngine`) when onnxruntime-node loads and the TF.js backend is not
+   * tfjs-node; 'tfjs' never does; 'onnx' requires it.
+   */
+  static async load(dir: string, opts: { engine?: 'auto' | 'onnx' | 'tfjs' } = {}): Promise<LoadedCaptionModel> {
     const { loadModel } = (await import(IO_MODULE)) as typeof import('./io.js');
-    return loadModel(dir);
+    const model = await loadModel(dir);
+    const engine = opts.engine ?? 'auto';
+    if (engine !== 'tfjs') {
+      const native = (await import(NATIVE_DECODE_MODULE)) as typeof import('./native/decode-engine.js');
+      const runtime = (await import(NATIVE_RUNTIME_MODULE)) as typeof import('./native/runtime.js');
+      if ((await runtime.resolveTrainEngine(engine, tf.getBackend())) === 'onnx') model.stepEngine = await native.nativeStepEngine(model);
+    }
+    return model;
   }
 
   dispose(): void {
+    (this.stepEngine as { release?: () => void } | null)?.release?.();
+    this.stepEngine = null;
     if (this.derivedCache) tf.dispose(Object.values(this.derivedCache.weights));
     this.derivedCache = null;
     tf.dispose(this.variables);

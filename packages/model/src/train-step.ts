@@ -60,7 +60,7 @@ export interface GradientSums {
 /**
  * Gradients of a batch, micro-batch by micro-batch. Micro-batch gradients are weighted by their
  * non-pad token counts, so sums / tokens is the full-batch gradient of the masked mean loss (and
- * sums from several replicas add up the same way: see data-parallel.ts).
+ * the native engine applies them the same way).
  */
 export function accumulateGradients(
   model: CaptionModel,

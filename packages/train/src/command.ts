@@ -1,8 +1,7 @@
-import os from 'node:os';
 import type { CommandModule } from 'yargs';
 import { log, runHandler, stageContext, withCommonOptions, type CommonArgs } from '@captioner/core';
 import { initBackend } from '@captioner/tf';
-import { replicaCount, runTrain } from './train.js';
+import { runTrain } from './train.js';
 
 /**
  * Turns SIGINT/SIGTERM into a stop request for the duration of `fn`: the current step finishes,
@@ -45,11 +44,7 @@ export const trainCommand: CommandModule<object, CommonArgs & { resume?: boolean
     }),
   handler: runHandler(async (argv) => {
     const ctx = stageContext(argv);
-    // Data-parallel replicas share the cores: each wasm backend gets cores / replicas threads
-    // (CAPTIONER_THREADS still wins).
-    const replicas = replicaCount(ctx.config.train);
-    const threads = process.env.CAPTIONER_THREADS ? undefined : Math.max(1, Math.floor(os.cpus().length / replicas));
-    await initBackend({ backend: ctx.config.backend, threads });
+    await initBackend({ backend: ctx.config.backend });
     const result = await withStopSignals((signal) =>
       runTrain({
         config: ctx.config,

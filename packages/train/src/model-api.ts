@@ -1,6 +1,5 @@
 import { tf } from '@captioner/tf';
-import { CaptionerError } from '@captioner/core';
-import type { CaptionModel, CaptionModelConfig, DataParallelTrainer } from '@captioner/model';
+import type { CaptionModel, CaptionModelConfig, NativeStepEngine, NativeTrainer } from '@captioner/model';
 import type { FeatureStoreLike } from './dataset.js';
 
 /** The model as training sees it: weights that can be saved with metadata. */
@@ -44,42 +43,79 @@ export interface ModelApi {
     opts: { startId: number; endId: number; maxLength: number; words: readonly string[] },
   ): { words: string[]; finished: boolean }[];
   dispose(model: TrainableModel): void;
-  /** Releases what trainStep started (data-parallel worker threads). */
+  /**
+   * Brings the model's weights and the optimizer's state up to date for a checkpoint (the native
+   * engine keeps them in its own arrays between steps). Absent = always up to date.
+   */
+  sync?(model: TrainableModel, optimizer: tf.Optimizer): Promise<void>;
+  /** Releases what trainStep started (native sessions). */
   close?(): Promise<void>;
+  /** The engine the training steps run on ('tfjs' or 'onnx'), for the log. */
+  readonly engine?: string;
   openFeatureStore(dir: string, memoryBudgetMiB: number): FeatureStoreLike;
 }
 
 export interface DefaultModelApiOptions {
-  /** Data-parallel replicas including this thread (1 = plain trainStep); see DataParallelTrainer. */
-  replicas?: number;
-  /** wasm threads of each worker replica. */
-  threadsPerReplica?: number;
+  /** Where training steps, validation loss and validation decoding run (see `train.engine`); default 'auto'. */
+  engine?: 'auto' | 'onnx' | 'tfjs';
+  /** TF.js backend name ('tensorflow' keeps `auto` on TF.js). */
+  backendName?: string;
 }
 
 /** `@captioner/model` + `@captioner/featurize` (imported on first use: they pull in TF.js model code). */
 export async function defaultModelApi(opts: DefaultModelApiOptions = {}): Promise<ModelApi> {
-  const { CaptionModel: Model, DataParallelTrainer, greedyDecode, trainStep } = await import('@captioner/model');
+  const model = await import('@captioner/model');
+  const { CaptionModel: Model, greedyDecode, trainStep } = model;
   const { openFeatureStore } = await import('@captioner/featurize');
-  const replicas = opts.replicas ?? 1;
-  let trainer: Promise<DataParallelTrainer> | undefined;
+  const common = {
+    create: (config: ModelShape, seed: number) => Model.create(config, seed) as unknown as TrainableModel,
+    load: async (dir: string) => (await Model.load(dir, { engine: 'tfjs' })) as unknown as TrainableModel,
+    openFeatureStore: (dir: string, memoryBudgetMiB: number) => openFeatureStore(dir, { memoryBudgetMiB }) as unknown as FeatureStoreLike,
+  };
+  const engine = await model.resolveTrainEngine(opts.engine ?? 'auto', opts.backendName);
+  if (engine === 'tfjs') {
+    return {
+      ...common,
+      engine,
+      loss: (m, features, tokens) => (m as CaptionModel).loss(features, tokens),
+      greedyCaptions: (m, features, decodeOpts) => greedyDecode(m as CaptionModel, features, decodeOpts),
+      trainStep: async (m, optimizer, features, tokens, stepOpts) => trainStep(m as CaptionModel, optimizer, features, tokens, stepOpts),
+      dispose: (m) => (m as CaptionModel).dispose(),
+    };
+  }
+  // onnx: one native trainer (weights + Adam state in JS arrays) and decode engine per model.
+  const runtime = await model.loadNative();
+  const native = new Map<CaptionModel, { trainer: NativeTrainer; decoder: NativeStepEngine | null }>();
+  const nativeFor = (m: TrainableModel) => {
+    const key = m as CaptionModel;
+    let n = native.get(key);
+    if (!n) native.set(key, (n = { trainer: model.NativeTrainer.withRuntime(key, runtime), decoder: null }));
+    return n;
+  };
+  const release = (m: CaptionModel) => {
+    const n = native.get(m);
+    n?.trainer.dispose();
+    n?.decoder?.release();
+    native.delete(m);
+  };
   return {
-    create: (config, seed) => Model.create(config, seed) as unknown as TrainableModel,
-    load: async (dir) => (await Model.load(dir)) as unknown as TrainableModel,
-    loss: (model, features, tokens) => (model as CaptionModel).loss(features, tokens),
-    greedyCaptions: (model, features, decodeOpts) => greedyDecode(model as CaptionModel, features, decodeOpts),
-    trainStep: async (model, optimizer, features, tokens, stepOpts) => {
-      if (replicas <= 1) return trainStep(model as CaptionModel, optimizer, features, tokens, stepOpts);
-      if (stepOpts.dropout > 0) throw new CaptionerError('train.dropout needs train.replicas 1 (the data-parallel path has no dropout)');
-      const backend = tf.getBackend() === 'cpu' ? 'cpu' : 'wasm';
-      trainer ??= DataParallelTrainer.start((model as CaptionModel).config, { replicas, backend, threadsPerReplica: opts.threadsPerReplica ?? 1 });
-      return (await trainer).trainStep(model as CaptionModel, optimizer, features, tokens, stepOpts);
+    ...common,
+    engine,
+    loss: (m, features, tokens) => tf.scalar(nativeFor(m).trainer.loss(features, tokens)),
+    greedyCaptions: (m, features, decodeOpts) => {
+      const n = nativeFor(m);
+      n.trainer.syncModel();
+      n.decoder ??= model.createNativeStepEngine(runtime, m as CaptionModel);
+      return greedyDecode(m as CaptionModel, features, { ...decodeOpts, engine: n.decoder });
+    },
+    trainStep: async (m, optimizer, features, tokens, stepOpts) => nativeFor(m).trainer.trainStep(optimizer, features, tokens, stepOpts),
+    sync: async (m, optimizer) => nativeFor(m).trainer.syncOptimizer(optimizer),
+    dispose: (m) => {
+      release(m as CaptionModel);
+      (m as CaptionModel).dispose();
     },
     close: async () => {
-      const t = trainer;
-      trainer = undefined;
-      if (t) await (await t).dispose();
+      for (const m of [...native.keys()]) release(m);
     },
-    dispose: (model) => (model as CaptionModel).dispose(),
-    openFeatureStore: (dir, memoryBudgetMiB) => openFeatureStore(dir, { memoryBudgetMiB }) as unknown as FeatureStoreLike,
   };
 }

@@ -1,5 +1,4 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import { join } from 'node:path';
 import { currentBackend, tf } from '@captioner/tf';
 import { CaptionerError, log, progress, timer, type PipelineConfig } from '@captioner/core';
@@ -202,11 +201,6 @@ async function validationCaptionQuality(
   return scoreValidationCaptions(captions, references);
 }
 
-/** Data-parallel replicas for `train.replicas` (null = one per core); always 1 on tfjs-node, which threads itself. */
-export function replicaCount(cfg: Pick<PipelineConfig['train'], 'replicas'>, backendName?: string): number {
-  return backendName === 'tensorflow' ? 1 : (cfg.replicas ?? os.cpus().length);
-}
-
 /**
  * Trains the captioner: length-bucketed batches streamed from the feature store, Adam with global
  * norm clipping, per-epoch validation, early stopping, atomic checkpoints (weights + optimizer +
@@ -215,9 +209,8 @@ export function replicaCount(cfg: Pick<PipelineConfig['train'], 'replicas'>, bac
 export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
   const cfg = opts.config.train;
   const backend = await currentBackend();
-  const replicas = replicaCount(cfg, backend?.name);
-  const api = opts.modelApi ?? (await defaultModelApi({ replicas, threadsPerReplica: backend?.threads ?? 1 }));
-  if (!opts.modelApi && replicas > 1) log(STAGE, `data parallel: ${replicas} replicas (this thread + ${replicas - 1} worker${replicas > 2 ? 's' : ''}), ${backend?.threads ?? 1} ${backend?.name ?? ''} thread(s) each`);
+  const api = opts.modelApi ?? (await defaultModelApi({ engine: cfg.engine, backendName: backend?.name }));
+  if (api.engine) log(STAGE, `engine ${api.engine}${api.engine === 'onnx' ? ' (onnxruntime-node, native kernels)' : ` (TF.js ${backend?.name ?? ''})`}`);
   const paths = trainPaths(opts.outDir);
 
   const vocabPath = join(opts.tokenizeDir, 'vocab.json');
@@ -411,6 +404,7 @@ export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
           bar.stop();
           acc.wallSeconds += epochClock();
           state = { ...state, epoch, batchesDone: b + 1, epochBatches: plan.batchCount, partial: acc, savedAt: new Date().toISOString() };
+          await api.sync?.(model, optimizer);
           latestCheckpoint = await writeCheckpoint(paths.checkpoints, model, optimizer, state, saveMeta());
           rotateCheckpoints(paths.checkpoints, cfg.keepLast);
           log(STAGE, `interrupted: wrote ${latestCheckpoint} (epoch ${epoch}, batch ${b + 1}/${plan.batchCount}); continue with --resume`);
@@ -470,6 +464,7 @@ export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
       );
       writer.flush();
       writeMetricsJsonl(paths.metrics, state.history);
+      await api.sync?.(model, optimizer);
       latestCheckpoint = await writeCheckpoint(paths.checkpoints, model, optimizer, state, saveMeta());
       if (improved) await markBest(paths.checkpoints, latestCheckpoint);
       rotateCheckpoints(paths.checkpoints, cfg.keepLast);
