@@ -2,15 +2,17 @@
  * The baselines on a real dataset, without a model:
  *   npx tsx --conditions=source packages/evaluate/src/baselines.bench.ts --ingest DIR [--split test]
  *     [--featurize DIR] [--frequent 200] [--central 300] [--caption "a fixed caption to score too"]
- * Prints the chosen constant caption, both baseline rows x100 and the time of each step.
+ * Prints the chosen constant captions, the baseline rows x100 and the time of each step.
+ *   npx tsx --conditions=source packages/evaluate/src/baselines.bench.ts --synthetic [--pool 6000] [--queries 1000] [--locations 49] [--dim 1280]
+ * Times pooling and the nearest-neighbour search alone on random grids (no dataset needed).
  */
 import { parseArgs } from 'node:util';
-import { timer } from '@captioner/core';
-import { openFeatureStore } from '@captioner/featurize';
+import { seededRandom, timer } from '@captioner/core';
+import { openFeatureStore, type FeatureStore } from '@captioner/featurize';
 import { cocoTokenize, METRIC_NAMES, scoreCaptions, type CaptionScores } from '@captioner/metrics';
-import { initBackend } from '@captioner/tf';
+import { initBackend, tf, type BackendChoice } from '@captioner/tf';
 import { runBaselines } from './baseline-stage.js';
-import { chooseConstantCaption, constantCandidates } from './baselines.js';
+import { chooseConstantCaption, constantCandidates, nearestNeighbours, pooledFeatures } from './baselines.js';
 import { readReferences, type Split } from './references.js';
 import { times100 } from './scoring.js';
 
@@ -22,8 +24,44 @@ const { values } = parseArgs({
     frequent: { type: 'string', default: '200' },
     central: { type: 'string', default: '300' },
     caption: { type: 'string', multiple: true, default: [] },
+    synthetic: { type: 'boolean', default: false },
+    pool: { type: 'string', default: '6000' },
+    queries: { type: 'string', default: '1000' },
+    locations: { type: 'string', default: '49' },
+    dim: { type: 'string', default: '1280' },
+    backend: { type: 'string' },
   },
 });
+
+if (values.synthetic) {
+  await initBackend({ backend: values.backend as BackendChoice | undefined, quiet: true });
+  const [nPool, nQueries, locations, dim] = [values.pool, values.queries, values.locations, values.dim].map(Number);
+  const names = Array.from({ length: nPool + nQueries }, (_, i) => `img${i}.jpg`);
+  const random = seededRandom(7);
+  // A store that makes each grid on request (as the real one decodes float16 rows), so only a batch is ever held.
+  const store = {
+    dir: '(synthetic)',
+    manifest: { locations, dim },
+    images: names,
+    failed: [],
+    rowLength: locations * dim,
+    has: () => true,
+    get: () => new Float32Array(locations * dim).map(() => random()),
+    getBatch(batch: readonly string[], out = new Float32Array(batch.length * locations * dim)) {
+      for (let i = 0; i < batch.length * locations * dim; i++) out[i] = random();
+      return out;
+    },
+    close() {},
+  } as unknown as FeatureStore;
+  let t = timer();
+  const pool = pooledFeatures(store, names.slice(0, nPool));
+  const queries = pooledFeatures(store, names.slice(nPool));
+  const tPool = t();
+  t = timer();
+  nearestNeighbours(queries, pool, dim);
+  console.log(`synthetic ${nPool} pool + ${nQueries} query grids of ${locations}x${dim}: pooling ${tPool.toFixed(1)}s (incl. random fill), search ${t().toFixed(1)}s (${tf.getBackend()})`);
+  process.exit(0);
+}
 if (!values.ingest) throw new Error('--ingest DIR (an ingest stage folder with captions.arrow) is required');
 const split = values.split as Split;
 const frequent = Number(values.frequent);
@@ -56,7 +94,7 @@ for (const metric of ['CIDEr-D', 'BLEU-4'] as const) {
 }
 
 if (values.featurize) {
-  await initBackend({ quiet: true });
+  await initBackend({ backend: values.backend as BackendChoice | undefined, quiet: true });
   const store = openFeatureStore(values.featurize);
   t = timer();
   const usable = images.filter((image) => store.has(image));
