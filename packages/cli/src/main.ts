@@ -6,7 +6,7 @@ import { textCleanCommand } from '@captioner/text-clean';
 import { tokenizeCommand } from '@captioner/tokenize';
 import { featurizeCommand } from '@captioner/featurize';
 import { trainCommand } from '@captioner/train';
-import { captionCommand, evaluateCommand } from '@captioner/evaluate';
+import { captionCommand, evaluateCommand, tuneDecodingCommand } from '@captioner/evaluate';
 import { vizCommand } from '@captioner/viz';
 
 /**
@@ -23,6 +23,7 @@ export async function main(argv = hideBin(process.argv)): Promise<void> {
     .command(trainCommand)
     .command(evaluateCommand)
     .command(captionCommand)
+    .command(tuneDecodingCommand)
     .command(vizCommand)
     .demandCommand(1, 'name a stage (see the list above)')
     .strictCommands()

@@ -20,3 +20,5 @@ export { predictionsTable, predictionsJsonl, PREDICTIONS_SCHEMA_VERSION, type Pr
 export { loadTrainedModel, checkFeatureCompatibility, checkpointInfo, type TrainedModel } from './trained-model.js';
 export { loadCaptioner, type Captioner, type CaptionOptions, type CaptionResult, type LoadCaptionerOptions } from './captioner.js';
 export { evaluateCommand, captionCommand, expandImageArguments, attentionPngPath, IMAGE_EXTENSIONS } from './commands.js';
+export { tuneDecoding, decodeGrid, tuneReportPath, type DecodeSetting, type TuneRow, type TuneReport, type TuneDecodingOptions } from './tune.js';
+export { tuneDecodingCommand } from './tune-command.js';
