@@ -13,7 +13,8 @@ import { float16ToFloat32, float32ToFloat16, mobileNetFromTflite, mobileNetToTfj
 import { featureSettingsOf, makeCaptioner, type Captioner } from './captioner.js';
 import { trainedModelFromArtifacts } from './trained.js';
 
-export { attentionLevels, attentionRgba, colormapTable, type Grid } from './heatmap.js';
+export { attentionRgba, normalizeAttention, checkGrid, DEFAULT_HEATMAP, type Grid, type HeatmapStyle } from './draw/heatmap.js';
+export { colormapLut, colorize, colormapStops, COLORMAPS, type ColormapName, type ColormapLut } from './draw/colormap.js';
 export { decodeFeatures, makeCaptioner, featureSettingsOf, gridOf, type Captioner, type CaptionOptions, type CaptionResult, type FeatureSettings } from './captioner.js';
 export { trainedModelFromArtifacts, checkpointInfo, checkFeatureCompatibility, START_TOKEN, END_TOKEN, type TrainedModel } from './trained.js';
 export { quantizeArtifacts, dequantizeArtifacts, quantizeTensor, isQuantized } from './quantize.js';

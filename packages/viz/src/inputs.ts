@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Table } from 'apache-arrow';
 import { z } from 'zod';
 import { CaptionerError, column, fromRoot, readArrowFile } from '@captioner/core';
-import type { Grid } from './attention.js';
+import type { Grid } from '@captioner/caption';
 
 /** Captions of one image, from ingest/captions.arrow. */
 export interface ImageCaptions {

@@ -1,9 +1,6 @@
-import type { Grid } from './attention.js';
-import { normalizeAttention } from './attention.js';
-import { colormapLut, colormapStops, type ColormapName } from './colormap.js';
+import { colormapLut, colormapStops, escapeXml as esc, normalizeAttention, type ColormapName, type Grid } from '@captioner/caption';
 import type { EpochMetrics, EvalMetrics } from './inputs.js';
 import { REPORT_SCRIPT } from './report-script.js';
-import { escapeXml as esc } from './svg.js';
 
 export interface ReportPrediction {
   method: string;

@@ -2,9 +2,8 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { CaptionerError, log, seededRandom, shuffleInPlace, timer, writeFileAtomic, writeJsonAtomic, type VizConfig } from '@captioner/core';
-import type { Grid } from './attention.js';
+import { renderAttentionFigure, renderDatasetSample, renderSideBySide, type Grid } from '@captioner/caption';
 import { renderVegaLiteSvg, svgToPng, trainingCurvesSpec } from './charts.js';
-import { renderAttentionFigure, renderDatasetSample, renderSideBySide } from './figures.js';
 import { readEvalMetrics, readIngest, readPredictions, readTrainMetrics, resolveGrid, type EpochMetrics, type EvalMetrics, type PredictionRecord } from './inputs.js';
 import { buildReportHtml, type ReportCard } from './report.js';
 

@@ -1,4 +1,5 @@
-import { scheme } from 'vega';
+// vega-scale is where vega's schemes live; importing it alone keeps browser bundles small.
+import { scheme } from 'vega-scale';
 import { CaptionerError } from '@captioner/core';
 
 /** Perceptually uniform colormaps (matplotlib's, as shipped by vega-scale / d3-scale-chromatic). */

@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CaptionerError } from '@captioner/core';
 import { attentionFigureLayout, renderAttentionFigure, renderDatasetSample, renderSideBySide } from './figures.js';
-import { makeImage, peakedAttention } from '../test/fixtures.js';
+import { makeImage, peakedAttention } from './draw.fixture.js';
 
 let image: string;
 let grey: Buffer;
