@@ -61,6 +61,8 @@ export interface Captioner<Input = string | Uint8Array> {
   readonly quantized: boolean;
   /** Featurizes one image exactly as for training, then decodes it. */
   caption(input: Input, opts?: CaptionOptions): Promise<CaptionResult>;
+  /** The image's feature grid (locations x dim float32) as caption() computes it: decode it several ways with captionFeatures. */
+  featurize(input: Input): Promise<Float32Array>;
   /** Decodes an already-featurized grid (locations x dim float32). */
   captionFeatures(features: Float32Array, opts?: CaptionOptions): CaptionResult;
   /** Frees the model weights and the feature network (when the captioner created it). */
@@ -138,6 +140,10 @@ export function makeCaptioner<Input>(
       alive();
       const features = await featurize(input);
       return decodeFeatures(trained, grid, features, opts);
+    },
+    async featurize(input) {
+      alive();
+      return featurize(input);
     },
     captionFeatures(features, opts) {
       alive();

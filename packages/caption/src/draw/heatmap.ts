@@ -50,8 +50,8 @@ export function normalizeAttention(weights: ArrayLike<number>): Uint8Array {
  * One word's map as grid-sized RGBA (rows x cols x 4, constant alpha): draw it scaled over the
  * photo (canvas smoothing = bilinear upsampling), as the viz HTML report does.
  */
-export function attentionRgba(weights: ArrayLike<number>, grid: Grid, style: HeatmapStyle = DEFAULT_HEATMAP): Uint8ClampedArray {
+export function attentionRgba(weights: ArrayLike<number>, grid: Grid, style: HeatmapStyle = DEFAULT_HEATMAP): Uint8ClampedArray<ArrayBuffer> {
   checkGrid(weights, grid);
   const rgba = colorize(normalizeAttention(weights), colormapLut(style.colormap), style.alpha);
-  return new Uint8ClampedArray(rgba.buffer, rgba.byteOffset, rgba.byteLength);
+  return new Uint8ClampedArray(rgba.buffer as ArrayBuffer, rgba.byteOffset, rgba.byteLength);
 }
