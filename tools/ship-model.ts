@@ -11,10 +11,11 @@
  * --config names the pipeline config the model was trained with: its featurize and ingest stage
  * folders give the test features and references. --work DIR keeps the evaluation outputs
  * (default a temp folder under /tmp); --limit N evaluates the first N test images only (quick
- * checks; the model card says so); --out DIR writes elsewhere.
+ * checks; the model card says so); --out DIR writes elsewhere; --float-metrics FILE reuses the
+ * evaluate stage's metrics.json of the same float model instead of decoding it again.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,6 +23,13 @@ import { CaptionerError, evaluateSchema, stageContext, withAtomicPath, workspace
 import { initBackend } from '@captioner/tf';
 import { isQuantized, PRETRAINED_MODEL_DIR, quantizeArtifacts, readModelArtifacts } from '@captioner/caption';
 import { runEvaluate, type EvaluateReport } from '@captioner/evaluate';
+
+// One clear line for a CaptionerError (exit 2), a stack for anything else (exit 1).
+process.on('uncaughtException', (err) => {
+  if (err instanceof CaptionerError) process.stderr.write(`error: ${err.message}\n`);
+  else console.error(err);
+  process.exit(err instanceof CaptionerError ? 2 : 1);
+});
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -33,6 +41,7 @@ const { values, positionals } = parseArgs({
     beam: { type: 'string', default: '3' },
     limit: { type: 'string' },
     tolerance: { type: 'string', default: '0.5' },
+    'float-metrics': { type: 'string' },
   },
 });
 
@@ -90,8 +99,27 @@ const config = evaluateSchema.parse({
 });
 const evaluate = async (modelDir: string, name: string): Promise<EvaluateReport> =>
   runEvaluate({ modelDir, featurizeDir, ingestDir, outDir: join(work, `evaluate-${name}`), config, progressIntervalMs: 30_000 });
-const float = await evaluate(sourceDir, 'float');
+/**
+ * --float-metrics FILE: the evaluate stage already scored the float model (its metrics.json), so only
+ * the quantized one is decoded here. Accepted only for the same model folder, split, image count
+ * and decoding settings.
+ */
+function floatFromMetrics(file: string): EvaluateReport {
+  const m = JSON.parse(readFileSync(file, 'utf8')) as EvaluateReport;
+  const problems: string[] = [];
+  if (realpathSync(m.checkpoint.path) !== realpathSync(sourceDir)) problems.push(`checkpoint ${m.checkpoint.path} is not ${sourceDir}`);
+  if (m.split !== config.split) problems.push(`split ${m.split}, not ${config.split}`);
+  if (config.limit !== null) problems.push('--limit is set');
+  const beam = m.methods.beam.decoding;
+  if (beam.beam !== config.beam || (beam.lengthPenalty ?? 1) !== config.lengthPenalty || beam.noRepeatNgram !== config.noRepeatNgram || m.methods.greedy.decoding.noRepeatNgram !== config.noRepeatNgram) {
+    problems.push(`decoding ${JSON.stringify(beam)} differs from beam ${config.beam}, lengthPenalty ${config.lengthPenalty}, noRepeatNgram ${config.noRepeatNgram}`);
+  }
+  if (problems.length > 0) throw new CaptionerError(`--float-metrics ${file} cannot stand for the float model: ${problems.join('; ')}`);
+  return m;
+}
+const float = values['float-metrics'] ? floatFromMetrics(resolve(values['float-metrics'])) : await evaluate(sourceDir, 'float');
 const quant = await evaluate(staged, 'quantized');
+if (quant.images !== float.images) throw new CaptionerError(`float scored ${float.images} images, quantized ${quant.images}: not comparable`);
 
 const METRICS = ['BLEU-1', 'BLEU-4', 'CIDEr-D', 'ROUGE-L'] as const;
 const methods = ['greedy', 'beam'] as const;
@@ -125,7 +153,7 @@ const features = artifacts.features as Record<string, unknown>;
 const vocab = artifacts.vocab as { numWords: number; vocabSize: number; maxLength: number };
 const rel = (p: string) => (relative(root, p).startsWith('..') ? p : relative(root, p) || '.');
 const limited = values.limit ? ` (first ${values.limit} images only: not the full split)` : '';
-const command = `npx tsx --conditions=source tools/ship-model.ts ${rel(sourceDir)} --config ${values.config}${values.limit ? ` --limit ${values.limit}` : ''}`;
+const command = `npx tsx --conditions=source tools/ship-model.ts ${rel(sourceDir)} --config ${values.config}${values.limit ? ` --limit ${values.limit}` : ''}${values['float-metrics'] ? ` --float-metrics ${rel(resolve(values['float-metrics']))}` : ''}`;
 
 function card(weightsBytes: number, totalBytes: number): string {
   return `# Model card: Show, Attend and Tell on Flickr8k, MobileNetV2 features (shipped, uint8)
