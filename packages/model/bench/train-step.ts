@@ -14,14 +14,14 @@
  *   --baseline: also time the straightforward formulation (referenceLoss + autodiff, tfjs only).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { tf, initBackend } from '@captioner/tf';
 import { peakRssMiB, seededRandom } from '@captioner/core';
-import { CaptionModel, greedyDecode, nativeStepEngine, NativeTrainer, referenceLoss, trainStep } from '../src/index.js';
+import { CaptionModel, greedyDecode, loadNative, nativeStepEngine, NativeTrainer, referenceLoss, trainStep, type NativeRuntime } from '../src/index.js';
 import { profilePhases } from '../src/profile.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -44,6 +44,7 @@ const { values: args } = parseArgs({
   },
 });
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+let runtimeForProfile: NativeRuntime | null = null;
 
 if (args.engine) await child(args.engine as 'onnx' | 'tfjs');
 else parent();
@@ -149,6 +150,7 @@ async function child(engine: 'onnx' | 'tfjs'): Promise<void> {
   const positions = B * (T - 1);
   const opts = { clipNorm: 5, ...(args['micro-batch'] ? { microBatch: Number(args['micro-batch']) } : {}) };
   const native = engine === 'onnx' ? await NativeTrainer.create(model, nativeOpts) : null;
+  if (engine === 'onnx') runtimeForProfile = await loadNative();
   const step = () => (native ? native.trainStep(optimizer, features, tokens, opts) : trainStep(model, optimizer, features, tokens, opts));
 
   let cpuSeconds = 0;
@@ -182,6 +184,7 @@ async function child(engine: 'onnx' | 'tfjs'): Promise<void> {
       positionsPerSec: Math.round(positions / median),
       tensorLeakPerRun: tf.memory().numTensors - tensorsBefore,
     });
+    if (args.profile && engine === 'onnx') result.profile = profileOnnx(model, optimizer, features, tokens, opts, nativeOpts);
     if (args.profile && engine === 'tfjs') {
       const phases = profilePhases(() => trainStep(model, optimizer, features, tokens, opts));
       result.profile = Object.fromEntries([...phases.entries()].map(([name, t]) => [name, { cpuMs: Math.round(t.cpuMs), wallMs: Math.round(t.wallMs), calls: t.calls }]));
@@ -213,4 +216,40 @@ async function child(engine: 'onnx' | 'tfjs'): Promise<void> {
   result.peakRssMiB = peakRssMiB();
   console.log(JSON.stringify(result));
   process.exit(0);
+}
+
+/**
+ * onnxruntime's own profile of one training step (after a warm-up step in the same session): time
+ * per operator type and the slowest nodes. Scan bodies' nodes are counted inside their Scan too.
+ */
+function profileOnnx(model: CaptionModel, optimizer: tf.Optimizer, features: tf.Tensor3D, tokens: tf.Tensor2D, opts: object, nativeOpts: object) {
+  const dir = mkdtempSync(join(os.tmpdir(), 'captioner-ort-profile-'));
+  const profiled = NativeTrainer.withRuntime(model, runtimeForProfile!, { ...nativeOpts, profilePrefix: join(dir, 'train') });
+  profiled.trainStep(optimizer, features, tokens, opts);
+  profiled.trainStep(optimizer, features, tokens, opts);
+  profiled.endProfiling();
+  profiled.dispose();
+  const file = readdirSync(dir).map((f) => join(dir, f))[0];
+  type Event = { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } };
+  const events = JSON.parse(readFileSync(file, 'utf8')) as Event[];
+  rmSync(dir, { recursive: true, force: true });
+  const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
+  const last = runs.at(-1)!;
+  const nodes = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time') && e.ts >= last.ts && e.ts <= last.ts + last.dur);
+  const byOp = new Map<string, number>();
+  for (const e of nodes) {
+    const op = e.args?.op_name ?? '?';
+    byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
+  }
+  const byNode = new Map<string, number>();
+  for (const e of nodes) {
+    const key = e.name.replace(/_kernel_time$/, '');
+    byNode.set(key, (byNode.get(key) ?? 0) + e.dur);
+  }
+  const ms = (us: number) => +(us / 1000).toFixed(1);
+  return {
+    runMs: ms(last.dur),
+    byOpMs: Object.fromEntries([...byOp.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, ms(v)])),
+    topNodesMs: Object.fromEntries([...byNode.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => [k, ms(v)])),
+  };
 }

@@ -699,13 +699,24 @@ export class CaptionModel {
   static async load(dir: string, opts: { engine?: 'auto' | 'onnx' | 'tfjs' } = {}): Promise<LoadedCaptionModel> {
     const { loadModel } = (await import(IO_MODULE)) as typeof import('./io.js');
     const model = await loadModel(dir);
-    const engine = opts.engine ?? 'auto';
-    if (engine !== 'tfjs') {
-      const native = (await import(NATIVE_DECODE_MODULE)) as typeof import('./native/decode-engine.js');
-      const runtime = (await import(NATIVE_RUNTIME_MODULE)) as typeof import('./native/runtime.js');
-      if ((await runtime.resolveTrainEngine(engine, tf.getBackend())) === 'onnx') model.stepEngine = await native.nativeStepEngine(model);
-    }
+    await model.useEngine(opts.engine ?? 'auto');
     return model;
+  }
+
+  /**
+   * Picks where decoding runs (Node): 'auto' attaches the native onnxruntime engine when
+   * onnxruntime-node loads and the TF.js backend is not tfjs-node, 'onnx' requires it, 'tfjs'
+   * detaches it. Returns the engine in use.
+   */
+  async useEngine(engine: 'auto' | 'onnx' | 'tfjs'): Promise<'onnx' | 'tfjs'> {
+    (this.stepEngine as { release?: () => void } | null)?.release?.();
+    this.stepEngine = null;
+    if (engine === 'tfjs') return 'tfjs';
+    const runtime = (await import(NATIVE_RUNTIME_MODULE)) as typeof import('./native/runtime.js');
+    if ((await runtime.resolveTrainEngine(engine, tf.getBackend())) !== 'onnx') return 'tfjs';
+    const native = (await import(NATIVE_DECODE_MODULE)) as typeof import('./native/decode-engine.js');
+    this.stepEngine = await native.nativeStepEngine(this);
+    return 'onnx';
   }
 
   dispose(): void {

@@ -155,6 +155,11 @@ describe('native decoding', () => {
     const { features } = batch(9);
     const opts = { startId: 1, endId: 2, maxLength: 7 };
     expect(greedyDecode(native, features, opts).map((r) => r.words)).toEqual(greedyDecode(plain, features, opts).map((r) => r.words));
+    // A model built another way (e.g. from artifacts) can switch engines explicitly.
+    expect(await plain.useEngine('onnx')).toBe('onnx');
+    expect(plain.stepEngine).not.toBeNull();
+    expect(await plain.useEngine('tfjs')).toBe('tfjs');
+    expect(plain.stepEngine).toBeNull();
     [model, native, plain].forEach((m) => m.dispose());
   });
 });

@@ -17,6 +17,8 @@ export interface NativeOptions {
    * hundreds of small ops per step, where waking sleeping threads costs more than spinning.
    */
   spinning?: boolean;
+  /** Write onnxruntime's per-node profile (Chrome trace JSON) with this file prefix (benchmarks). */
+  profilePrefix?: string;
 }
 
 let loaded: Promise<Ort> | null = null;
@@ -82,6 +84,8 @@ export type OrtOutputs = Record<string, { data: unknown; dims: readonly number[]
 export interface SyncSession {
   run(feeds: Record<string, OrtTensor>, outputs?: readonly string[]): OrtOutputs;
   release(): void;
+  /** Ends profiling (with NativeOptions.profilePrefix): onnxruntime writes the trace file. */
+  endProfiling(): void;
 }
 
 interface NativeBinding {
@@ -90,6 +94,7 @@ interface NativeBinding {
       loadModel(buffer: ArrayBufferLike, offset: number, length: number, options: object): void;
       run(feeds: Record<string, OrtTensor>, fetches: Record<string, null>, options: object): OrtOutputs;
       dispose(): void;
+      endProfiling(): void;
       outputMetadata: { name: string }[];
     };
   };
@@ -127,6 +132,7 @@ function createSession(native: NativeBinding, bytes: Uint8Array, opts: NativeOpt
     enableCpuMemArena: true,
     enableMemPattern: true,
     extra: { session: { intra_op: { allow_spinning: spinning ? '1' : '0' } } },
+    ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
   });
   const allOutputs = session.outputMetadata.map((m) => m.name);
   let released = false;
@@ -138,6 +144,9 @@ function createSession(native: NativeBinding, bytes: Uint8Array, opts: NativeOpt
     release() {
       if (!released) session.dispose();
       released = true;
+    },
+    endProfiling() {
+      session.endProfiling();
     },
   };
 }

@@ -12,7 +12,7 @@
  *   drop_mask [N, U] (dropout multipliers of the valid rows, ones when off), inv_n [] = 1/N,
  *   penalty [] = λ.
  * Outputs: loss [] (mean over the N targets, + penalty), and with gradients `grad:<name>` for every
- * parameter (d loss / d parameter).
+ * parameter (d loss / d parameter) and grad_squares [] (Σ g² over all of them, for clipping).
  */
 import { attr, encodeModel } from '@captioner/onnx';
 import type { CaptionModelConfig } from '../model.js';
@@ -20,6 +20,8 @@ import { parameterSpecs } from '../model.js';
 import { F32, I64, OPSET, Ops } from './ops.js';
 
 export const GRAD_PREFIX = 'grad:';
+/** Output: Σ of the squared gradient entries over all parameters. */
+export const GRAD_SQUARES = 'grad_squares';
 
 export interface TrainGraphOptions {
   /** Emit the backward pass and the gradient outputs (false: loss only, for validation). */
@@ -79,17 +81,14 @@ export function buildTrainGraph(config: CaptionModelConfig, opts: TrainGraphOpti
     const r = fwd.sigmoid(fwd.add(xr, hr));
     const n = fwd.tanh(fwd.add(xn, fwd.mul(r, hn)));
     const hNext = fwd.add(n, fwd.mul(z, fwd.sub(h, n)), 'h_next');
+    // Body outputs: the new state, then the per-step tensors Scan stacks. A tensor may be an
+    // output and feed other nodes; only a repeated output or a body input needs an Identity.
     fwd.output(hNext);
     fwd.output(fwd.identity(hNext, 'h_out'));
-    fwd.output(fwd.identity(alpha, 'alpha_out'));
+    fwd.output(alpha);
     if (opts.withGradients) {
       fwd.output(fwd.identity(h, 'h_prev_out'));
-      fwd.output(fwd.identity(context, 'context_out'));
-      fwd.output(fwd.identity(squashed, 'squashed_out'));
-      fwd.output(fwd.identity(z, 'z_out'));
-      fwd.output(fwd.identity(r, 'r_out'));
-      fwd.output(fwd.identity(n, 'n_out'));
-      fwd.output(fwd.identity(hn, 'hn_out'));
+      for (const t of [context, squashed, z, r, n, hn]) fwd.output(t);
     }
   }
   const h0 = o.zeros(o.shapeOf([B, U]));
@@ -225,6 +224,10 @@ export function buildTrainGraph(config: CaptionModelConfig, opts: TrainGraphOpti
     o.identity(grads[spec.name], name);
     o.output(name, spec.shape);
   }
+  // Σ over parameters of Σ g² (the global norm for clipping, as tf.addN(tf.sum(tf.square(g))) does).
+  const squares = parameterSpecs(config).map((spec) => o.g.node('ReduceSumSquare', [grads[spec.name]], [attr.int('keepdims', 0)], { name: 'grad_sq' }));
+  o.g.node('Sum', squares, [], { output: GRAD_SQUARES });
+  o.output(GRAD_SQUARES, []);
   return encode(o);
 }
 

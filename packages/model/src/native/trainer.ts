@@ -10,7 +10,7 @@ import { CaptionerError } from '@captioner/core';
 import { checkTokenRange, layoutBatch, validRowMask, type CaptionModel, type LossOptions } from '../model.js';
 import { batchDropoutMask, type TrainStepOptions, type TrainStepResult } from '../train-step.js';
 import { JsAdam } from './adam.js';
-import { buildTrainGraph, GRAD_PREFIX } from './train-graph.js';
+import { buildTrainGraph, GRAD_PREFIX, GRAD_SQUARES } from './train-graph.js';
 import { floatTensor, int64Tensor, loadNative, type NativeOptions, type NativeRuntime, type Ort, type OrtTensor, type SyncSession } from './runtime.js';
 
 export interface NativeLossResult {
@@ -19,6 +19,8 @@ export interface NativeLossResult {
   tokens: number;
   /** d loss / d parameter in `model.parameterNames` order (absent without gradients). */
   grads?: Float32Array[];
+  /** Σ of the squared gradient entries (with gradients). */
+  gradSquares?: number;
 }
 
 export class NativeTrainer {
@@ -108,8 +110,9 @@ export class NativeTrainer {
     const session = this.session(opts.withGradients);
     const out = session.run(feeds);
     const loss = (out.loss.data as Float32Array)[0];
-    const grads = opts.withGradients ? names.map((n) => out[`${GRAD_PREFIX}${n}`].data as Float32Array) : undefined;
-    return { loss, tokens: N, grads };
+    if (!opts.withGradients) return { loss, tokens: N };
+    const grads = names.map((n) => out[`${GRAD_PREFIX}${n}`].data as Float32Array);
+    return { loss, tokens: N, grads, gradSquares: (out[GRAD_SQUARES].data as Float32Array)[0] };
   }
 
   /**
@@ -125,24 +128,24 @@ export class NativeTrainer {
       withGradients: true,
     });
     if (r.tokens === 0) return { loss: 0, tokens: 0, gradNorm: 0 };
-    this.applyGradients(optimizer, r.grads!, opts.clipNorm);
+    this.applyGradients(optimizer, r.grads!, opts.clipNorm, r.gradSquares);
     return { loss: r.loss, tokens: r.tokens, gradNorm: this.lastGradNorm };
   }
 
   private lastGradNorm = 0;
 
-  /** Clips `grads` (mean gradients) to `clipNorm` and applies Adam to the native weights. */
-  applyGradients(optimizer: tf.Optimizer, grads: Float32Array[], clipNorm?: number): number {
+  /**
+   * Clips `grads` (mean gradients) to `clipNorm` and applies Adam to the native weights.
+   * `gradSquares` = Σ g² when already known (the graph computes it); returns the norm.
+   */
+  applyGradients(optimizer: tf.Optimizer, grads: Float32Array[], clipNorm?: number, gradSquares?: number): number {
     this.refreshWeights();
     if (!this.adam || this.adam.optimizer !== optimizer) {
       this.adam = { optimizer, state: JsAdam.fromOptimizer(optimizer, this.weights.map((w) => w.length)), dirty: false };
     }
-    // Per tensor in float32 as tf.sum(tf.square(g)) does, then summed (addN) — same order as train-step.ts.
-    let sq = 0;
-    for (const g of grads) {
-      let t = 0;
-      for (let k = 0; k < g.length; k++) t += g[k] * g[k];
-      sq = Math.fround(sq + Math.fround(t));
+    let sq = gradSquares ?? 0;
+    if (gradSquares === undefined) {
+      for (const g of grads) for (let k = 0; k < g.length; k++) sq += g[k] * g[k];
     }
     const norm = Math.sqrt(sq);
     const scale = clipNorm && clipNorm > 0 && norm > clipNorm ? clipNorm / norm : 1;
@@ -181,6 +184,11 @@ export class NativeTrainer {
       this.model.variables.map((v) => v.shape),
     );
     this.adam.dirty = false;
+  }
+
+  /** Ends onnxruntime profiling of the training session (NativeOptions.profilePrefix). */
+  endProfiling(): void {
+    this.trainSession?.endProfiling();
   }
 
   /** Forgets the cached Adam state (the optimizer's own state was replaced, e.g. by loadOptimizer). */
