@@ -47,3 +47,15 @@ describe('captioner caption with no trained model', () => {
     expect(line.attention).toHaveLength(line.words.length);
   });
 });
+
+describe('captioner caption flags', () => {
+  it('reads --block-ngram and --length-penalty as numbers (a --no-… flag would be a negated boolean in yargs)', async () => {
+    const argv = await yargs(['caption', 'x.jpg', '--block-ngram', '3', '--length-penalty', '0.5'])
+      .command({ ...captionCommand, handler: () => {} })
+      .exitProcess(false)
+      .parseAsync();
+    expect(argv['block-ngram']).toBe(3);
+    expect(argv['length-penalty']).toBe(0.5);
+    expect(argv.images).toEqual(['x.jpg']);
+  });
+});

@@ -58,7 +58,7 @@ interface CaptionArgs extends CommonArgs {
   pretrained: boolean;
   'max-length'?: number;
   'length-penalty'?: number;
-  'no-repeat-ngram'?: number;
+  'block-ngram'?: number;
   'attention-png'?: string;
 }
 
@@ -90,7 +90,8 @@ export const captionCommand: CommandModule<object, CaptionArgs> = {
       .option('pretrained', { type: 'boolean', default: false, describe: 'use the shipped pretrained model even when the pipeline has trained one' })
       .option('max-length', { type: 'number', describe: 'decoder steps including <eos> (default vocab maxLength - 1)' })
       .option('length-penalty', { type: 'number', describe: 'beam score = logProb / length^p (default: the config\'s evaluate.lengthPenalty)' })
-      .option('no-repeat-ngram', { type: 'number', describe: 'never repeat an n-gram of this size (default: the config\'s evaluate.noRepeatNgram)' })
+      // Not --no-repeat-ngram: yargs reads --no-X as "X is false".
+      .option('block-ngram', { type: 'number', describe: 'never repeat an n-gram of this size, 0 = off (default: the config\'s evaluate.noRepeatNgram)' })
       .option('attention-png', {
         type: 'string',
         describe: 'write a per-word attention figure to this PNG (several images: out-<image>.png each)',
@@ -109,7 +110,7 @@ export const captionCommand: CommandModule<object, CaptionArgs> = {
       beam: argv.beam,
       maxLength: argv['max-length'],
       lengthPenalty: argv['length-penalty'] ?? ctx.config.evaluate.lengthPenalty,
-      noRepeatNgram: argv['no-repeat-ngram'] ?? ctx.config.evaluate.noRepeatNgram,
+      noRepeatNgram: argv['block-ngram'] ?? ctx.config.evaluate.noRepeatNgram,
     };
     let failures = 0;
     try {
