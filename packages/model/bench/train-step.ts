@@ -172,7 +172,8 @@ async function child(engine: 'onnx' | 'tfjs'): Promise<void> {
     for (let i = 0; i < Number(args.steps); i++) {
       times.push(time(step));
       cpuTimes.push(cpuSeconds);
-      log(`${engine} step ${i + 1}: ${times[i].toFixed(2)} s wall, ${cpuSeconds.toFixed(2)} s cpu`);
+      const split = native ? ` (onnxruntime run ${native.timings.runMs.toFixed(0)} ms, Adam ${native.timings.adamMs.toFixed(0)} ms)` : '';
+      log(`${engine} step ${i + 1}: ${times[i].toFixed(2)} s wall, ${cpuSeconds.toFixed(2)} s cpu${split}`);
     }
     const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)];
     Object.assign(result, {

@@ -73,6 +73,8 @@ function wordsFor(model: CaptionModel, opts: DecodeOptions): (id: number) => str
  * (native/decode-engine.ts): encode a batch once, then one decoder step at a time.
  */
 export interface StepEngine {
+  /** 'tfjs', 'onnx', … (for logs and tests). */
+  readonly name?: string;
   /** Starts decoding `features` [B, L, D], each image repeated `copies` times (image-major rows). */
   start(features: tf.Tensor3D, copies: number): StepSession;
 }
@@ -100,6 +102,7 @@ export function bannedTokens(vocabSize: number, startId: number): Float32Array {
 /** The TF.js engine: CaptionModel.encode / attentionKeys / step on the active backend. */
 export function tfjsStepEngine(model: CaptionModel): StepEngine {
   return {
+    name: 'tfjs',
     start(features, copies) {
       const { encoded, keys } = tf.tidy(() => {
         const f = copies === 1 ? features : tf.gather(features, tf.tensor1d(repeatIndex(features.shape[0], copies), 'int32'));
@@ -133,9 +136,24 @@ export function tfjsStepEngine(model: CaptionModel): StepEngine {
   };
 }
 
-/** The engine of a decode call: opts.engine, else the model's (CaptionModel.stepEngine), else TF.js. */
+/** Makes the engine a model decodes with when neither the call nor the model names one (null = TF.js). */
+export type DefaultStepEngine = (model: CaptionModel) => StepEngine | null;
+let defaultEngine: DefaultStepEngine | null = null;
+
+/**
+ * Sets (or clears) the default engine factory. @captioner/model's Node entry registers the native
+ * one (engine auto); browsers never do. A model keeps the engine made for it (model.stepEngine),
+ * so model.dispose() releases it.
+ */
+export function setDefaultStepEngine(factory: DefaultStepEngine | null): void {
+  defaultEngine = factory;
+}
+
+/** The engine of a decode call: opts.engine, else the model's (CaptionModel.stepEngine), else the default's, else TF.js. */
 function engineFor(model: CaptionModel, opts: DecodeOptions): StepEngine {
-  return opts.engine ?? model.stepEngine ?? tfjsStepEngine(model);
+  if (opts.engine) return opts.engine;
+  if (!model.stepEngine && defaultEngine) model.stepEngine = defaultEngine(model);
+  return model.stepEngine ?? tfjsStepEngine(model);
 }
 
 /**

@@ -17,6 +17,8 @@ export {
   sampleDecode,
   repeatedNgramTokens,
   tfjsStepEngine,
+  setDefaultStepEngine,
+  type DefaultStepEngine,
   type DecodeResult,
   type DecodeOptions,
   type BeamOptions,
@@ -25,7 +27,7 @@ export {
   type StepSession,
 } from './decode.js';
 export { NativeTrainer, type NativeLossResult } from './native/trainer.js';
-export { nativeStepEngine, createNativeStepEngine, type NativeStepEngine } from './native/decode-engine.js';
+export { nativeStepEngine, createNativeStepEngine, autoNativeStepEngine, type NativeStepEngine } from './native/decode-engine.js';
 export { loadNative, ortAvailable, resolveTrainEngine, type NativeOptions, type NativeRuntime, type TrainEngine } from './native/runtime.js';
 export { buildTrainGraph } from './native/train-graph.js';
 export {
@@ -40,3 +42,9 @@ export {
   type FeatureInfo,
 } from './artifacts.js';
 export { referenceLoss } from './reference.js';
+
+// Node entry: decoding picks the native engine by default where it runs (engine 'auto'; browsers
+// bundle model.ts/decode.ts without this file and stay on TF.js).
+import { setDefaultStepEngine as registerDefaultEngine } from './decode.js';
+import { autoNativeStepEngine as nativeDefault } from './native/decode-engine.js';
+registerDefaultEngine(nativeDefault);

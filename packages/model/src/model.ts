@@ -24,7 +24,7 @@ import { valuesOf } from './values.js';
 import { phase } from './profile.js';
 // Type-only: the file-system code is imported lazily so browsers can use this module.
 import type { LoadedCaptionModel, SaveExtras } from './artifacts.js';
-import type { StepEngine } from './decode.js';
+import { tfjsStepEngine, type StepEngine } from './decode.js';
 
 export interface CaptionModelConfig {
   /** Output classes: numWords + 1 (<pad> = 0 is never predicted but keeps ids aligned). */
@@ -286,7 +286,8 @@ export class CaptionModel {
   private derivedCache: { key: object[]; weights: DerivedWeights } | null = null;
   /**
    * Where greedyDecode/beamSearch/sampleDecode run their decoder steps when the call names no
-   * engine (null = TF.js); e.g. a native engine from `nativeStepEngine(model)`.
+   * engine; null = the default (native in Node where onnxruntime-node runs, see decode.ts
+   * setDefaultStepEngine; TF.js otherwise). `useEngine()` sets it.
    */
   stepEngine: StepEngine | null = null;
 
@@ -710,7 +711,8 @@ export class CaptionModel {
    */
   async useEngine(engine: 'auto' | 'onnx' | 'tfjs'): Promise<'onnx' | 'tfjs'> {
     (this.stepEngine as { release?: () => void } | null)?.release?.();
-    this.stepEngine = null;
+    // Pinned, so Node's default (native) engine does not take over.
+    this.stepEngine = tfjsStepEngine(this);
     if (engine === 'tfjs') return 'tfjs';
     const runtime = (await import(NATIVE_RUNTIME_MODULE)) as typeof import('./native/runtime.js');
     if ((await runtime.resolveTrainEngine(engine, tf.getBackend())) !== 'onnx') return 'tfjs';

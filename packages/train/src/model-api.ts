@@ -78,7 +78,7 @@ export async function defaultModelApi(opts: DefaultModelApiOptions = {}): Promis
       ...common,
       engine,
       loss: (m, features, tokens) => (m as CaptionModel).loss(features, tokens),
-      greedyCaptions: (m, features, decodeOpts) => greedyDecode(m as CaptionModel, features, decodeOpts),
+      greedyCaptions: (m, features, decodeOpts) => greedyDecode(m as CaptionModel, features, { ...decodeOpts, engine: model.tfjsStepEngine(m as CaptionModel) }),
       trainStep: async (m, optimizer, features, tokens, stepOpts) => trainStep(m as CaptionModel, optimizer, features, tokens, stepOpts),
       dispose: (m) => (m as CaptionModel).dispose(),
     };

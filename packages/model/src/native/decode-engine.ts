@@ -10,7 +10,7 @@ import { tf } from '@captioner/tf';
 import type { CaptionModel } from '../model.js';
 import { bannedTokens, repeatIndex, type StepEngine, type StepSession } from '../decode.js';
 import { I64, OPSET, Ops } from './ops.js';
-import { floatTensor, int64Tensor, loadNative, type NativeOptions, type NativeRuntime, type SyncSession } from './runtime.js';
+import { floatTensor, int64Tensor, loadNative, loadNativeSync, type NativeOptions, type NativeRuntime, type SyncSession } from './runtime.js';
 
 type Weights = Record<string, string>;
 
@@ -112,6 +112,7 @@ export function createNativeStepEngine(runtime: NativeRuntime, model: CaptionMod
   };
   const { vocabSize: V, locations: L, embeddingDim: E, units: U, attentionUnits: A } = model.config;
   return {
+    name: 'onnx',
     start(features: tf.Tensor3D, copies: number): StepSession {
       const s = sessions();
       const B = features.shape[0];
@@ -152,4 +153,14 @@ export function createNativeStepEngine(runtime: NativeRuntime, model: CaptionMod
       built = null;
     },
   };
+}
+
+/**
+ * The default decode engine of engine 'auto' in Node: native when onnxruntime-node loads and the
+ * TF.js backend is not tfjs-node, unless CAPTIONER_DECODE_ENGINE=tfjs. Registered by index.ts.
+ */
+export function autoNativeStepEngine(model: CaptionModel): NativeStepEngine | null {
+  if (process.env.CAPTIONER_DECODE_ENGINE === 'tfjs' || tf.getBackend() === 'tensorflow') return null;
+  const runtime = loadNativeSync();
+  return runtime ? createNativeStepEngine(runtime, model) : null;
 }

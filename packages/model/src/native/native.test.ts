@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf, initBackend } from '@captioner/tf';
 import { seededRandom } from '@captioner/core';
-import { beamSearch, CaptionModel, dropoutMask, greedyDecode, trainStep, type CaptionModelConfig } from '../index.js';
+import { beamSearch, CaptionModel, dropoutMask, greedyDecode, tfjsStepEngine, trainStep, type CaptionModelConfig } from '../index.js';
 import { nativeStepEngine } from './decode-engine.js';
 import { NativeTrainer } from './trainer.js';
 
@@ -116,10 +116,11 @@ describe('native decoding', () => {
     const opts = { startId: 1, endId: 2, maxLength: 9 };
     const compare = () => {
       for (const f of [features, features.slice([2, 0, 0], [1, -1, -1]) as tf.Tensor3D]) {
+        const tfjs = tfjsStepEngine(model);
         const pairs = [
-          [greedyDecode(model, f, opts), greedyDecode(model, f, { ...opts, engine })],
-          [beamSearch(model, f, { ...opts, beam: 3 }), beamSearch(model, f, { ...opts, beam: 3, engine })],
-          [greedyDecode(model, f, { ...opts, noRepeatNgram: 2 }), greedyDecode(model, f, { ...opts, noRepeatNgram: 2, engine })],
+          [greedyDecode(model, f, { ...opts, engine: tfjs }), greedyDecode(model, f, { ...opts, engine })],
+          [beamSearch(model, f, { ...opts, beam: 3, engine: tfjs }), beamSearch(model, f, { ...opts, beam: 3, engine })],
+          [greedyDecode(model, f, { ...opts, noRepeatNgram: 2, engine: tfjs }), greedyDecode(model, f, { ...opts, noRepeatNgram: 2, engine })],
         ];
         for (const [tfjs, native] of pairs) {
           native.forEach((r, i) => {
@@ -150,16 +151,21 @@ describe('native decoding', () => {
     await model.save(dir, { vocab, features: featureInfo });
     const native = await CaptionModel.load(dir);
     const plain = await CaptionModel.load(dir, { engine: 'tfjs' });
-    expect(native.stepEngine).not.toBeNull();
-    expect(plain.stepEngine).toBeNull();
+    expect(native.stepEngine?.name).toBe('onnx');
+    expect(plain.stepEngine?.name).toBe('tfjs');
     const { features } = batch(9);
     const opts = { startId: 1, endId: 2, maxLength: 7 };
     expect(greedyDecode(native, features, opts).map((r) => r.words)).toEqual(greedyDecode(plain, features, opts).map((r) => r.words));
     // A model built another way (e.g. from artifacts) can switch engines explicitly.
     expect(await plain.useEngine('onnx')).toBe('onnx');
-    expect(plain.stepEngine).not.toBeNull();
+    expect(plain.stepEngine?.name).toBe('onnx');
     expect(await plain.useEngine('tfjs')).toBe('tfjs');
-    expect(plain.stepEngine).toBeNull();
+    expect(plain.stepEngine?.name).toBe('tfjs');
+    // A model with no engine set decodes on the Node default: native here.
+    const fresh = CaptionModel.create(config, 4);
+    greedyDecode(fresh, features, opts);
+    expect(fresh.stepEngine?.name).toBe('onnx');
+    fresh.dispose();
     [model, native, plain].forEach((m) => m.dispose());
   });
 });

@@ -2,6 +2,7 @@
  * onnxruntime-node for the native training and decoding paths: loading it (or explaining why it
  * cannot load), session options, and float/int64 tensors over JS arrays.
  */
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import type * as OrtModule from 'onnxruntime-node';
 import { CaptionerError } from '@captioner/core';
@@ -108,11 +109,29 @@ export interface NativeRuntime {
 }
 
 let runtime: Promise<NativeRuntime> | null = null;
+let runtimeSync: NativeRuntime | null | undefined;
+
+/**
+ * The runtime loaded synchronously (onnxruntime-node is CommonJS), or null when it does not load
+ * here; for callers that cannot await (the default decode engine).
+ */
+export function loadNativeSync(): NativeRuntime | null {
+  if (runtimeSync !== undefined) return runtimeSync;
+  try {
+    const require = createRequire(import.meta.url);
+    const ort = require('onnxruntime-node') as Ort;
+    const native = require('onnxruntime-node/dist/binding.js') as NativeBinding;
+    native.initOrt();
+    runtimeSync = { ort, createSession: (bytes: Uint8Array, opts: NativeOptions = {}) => createSession(native, bytes, opts) };
+  } catch {
+    runtimeSync = null;
+  }
+  return runtimeSync;
+}
 
 export function loadNative(): Promise<NativeRuntime> {
   runtime ??= (async () => {
     const ort = await loadOrt();
-    const { createRequire } = await import('node:module');
     const native = createRequire(import.meta.url)('onnxruntime-node/dist/binding.js') as NativeBinding;
     native.initOrt();
     return { ort, createSession: (bytes: Uint8Array, opts: NativeOptions = {}) => createSession(native, bytes, opts) };

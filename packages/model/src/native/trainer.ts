@@ -108,7 +108,9 @@ export class NativeTrainer {
     feeds.inv_n = floatTensor(ort, Float32Array.of(1 / N), []);
     feeds.penalty = floatTensor(ort, Float32Array.of(opts.attentionPenalty ?? 0), []);
     const session = this.session(opts.withGradients);
+    const t0 = performance.now();
     const out = session.run(feeds);
+    this.timings.runMs = performance.now() - t0;
     const loss = (out.loss.data as Float32Array)[0];
     if (!opts.withGradients) return { loss, tokens: N };
     const grads = names.map((n) => out[`${GRAD_PREFIX}${n}`].data as Float32Array);
@@ -133,6 +135,8 @@ export class NativeTrainer {
   }
 
   private lastGradNorm = 0;
+  /** Wall ms of the last onnxruntime run and the last Adam update (benchmarks). */
+  readonly timings = { runMs: 0, adamMs: 0 };
 
   /**
    * Clips `grads` (mean gradients) to `clipNorm` and applies Adam to the native weights.
@@ -149,7 +153,9 @@ export class NativeTrainer {
     }
     const norm = Math.sqrt(sq);
     const scale = clipNorm && clipNorm > 0 && norm > clipNorm ? clipNorm / norm : 1;
+    const t0 = performance.now();
     this.adam.state.apply(optimizer, this.weights, grads, scale);
+    this.timings.adamMs = performance.now() - t0;
     this.adam.dirty = true;
     this.dirty = true;
     this.lastGradNorm = norm;
