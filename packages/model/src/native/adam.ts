@@ -1,10 +1,10 @@
 /**
- * tf.train.adam's update, in JS over Float32Arrays, for the native training path: the weights and
- * moments live in JS between steps (no copies into a TF.js backend), and the state is read from /
- * written back to a TF.js AdamOptimizer so checkpoints keep their format (and a run may resume on
- * either engine). Every operation is rounded to float32 in the order tfjs-core's AdamOptimizer
- * applies its ops (m·β1 + g·(1−β1), v·β2 + g²·(1−β2), m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ),
- * w + (m̂ / (√v̂ + ε))·(−lr), then β1ᵗ·β1 and β2ᵗ·β2), so both engines compute the same numbers.
+ * tf.train.adam's state for the native training path: the moments live in JS Float32Arrays between
+ * steps (fed to and written by the training graph, which applies the update with the float32 ops
+ * of tfjs-core's AdamOptimizer in its order: m·β1 + g·(1−β1), v·β2 + g²·(1−β2), m̂ = m/(1−β1ᵗ),
+ * v̂ = v/(1−β2ᵗ), (m̂ / (√v̂ + ε))·(−lr) + w), and the running β powers and iteration count here.
+ * The state is read from / written back to a TF.js AdamOptimizer, so checkpoints keep their format
+ * and a run may resume on either engine.
  */
 import { tf } from '@captioner/tf';
 import { CaptionerError } from '@captioner/core';
@@ -32,8 +32,8 @@ function internals(optimizer: tf.Optimizer): AdamInternals {
 }
 
 export class JsAdam {
-  readonly m: Float32Array[];
-  readonly v: Float32Array[];
+  m: Float32Array[];
+  v: Float32Array[];
   accBeta1: number;
   accBeta2: number;
   iterations: number;
@@ -66,25 +66,17 @@ export class JsAdam {
     );
   }
 
-  /**
-   * One update of `weights` in place with the gradients `grads` scaled by `scale` (the clipping
-   * factor; 1 = as is), with the optimizer's current hyper-parameters (a schedule may change lr).
-   */
-  apply(optimizer: tf.Optimizer, weights: Float32Array[], grads: Float32Array[], scale: number): void {
+  /** The scalar inputs of the Adam graph (train-graph.ts ADAM_INPUTS order) for the next update. */
+  scalars(optimizer: tf.Optimizer, clipNorm: number): number[] {
     const a = internals(optimizer);
-    const b1 = fr(a.beta1);
-    const b2 = fr(a.beta2);
-    const oneMinusB1 = fr(1 - a.beta1);
-    const oneMinusB2 = fr(1 - a.beta2);
-    const eps = fr(a.epsilon);
-    const negLr = fr(-a.learningRate);
-    const c1 = fr(1 - this.accBeta1);
-    const c2 = fr(1 - this.accBeta2);
-    for (let i = 0; i < weights.length; i++) {
-      adamUpdate(weights[i], grads[i], this.m[i], this.v[i], fr(scale), b1, b2, oneMinusB1, oneMinusB2, c1, c2, eps, negLr);
-    }
-    this.accBeta1 = fr(this.accBeta1 * b1);
-    this.accBeta2 = fr(this.accBeta2 * b2);
+    return [clipNorm, a.beta1, a.beta2, fr(1 - a.beta1), fr(1 - a.beta2), fr(1 - this.accBeta1), fr(1 - this.accBeta2), a.epsilon, -a.learningRate];
+  }
+
+  /** After an update: the β powers advance (float32 products, as tfjs does) and the iteration count. */
+  advance(optimizer: tf.Optimizer): void {
+    const a = internals(optimizer);
+    this.accBeta1 = fr(this.accBeta1 * fr(a.beta1));
+    this.accBeta2 = fr(this.accBeta2 * fr(a.beta2));
     this.iterations++;
   }
 
@@ -106,32 +98,3 @@ export class JsAdam {
   }
 }
 
-/**
- * One variable's update (a standalone monomorphic loop: V8 keeps it on float64 arithmetic with a
- * float32 rounding per operation, which equals float32 arithmetic for + − × ÷ √).
- */
-function adamUpdate(
-  w: Float32Array,
-  g: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  scale: number,
-  b1: number,
-  b2: number,
-  oneMinusB1: number,
-  oneMinusB2: number,
-  c1: number,
-  c2: number,
-  eps: number,
-  negLr: number,
-): void {
-  const clipped = scale !== 1;
-  for (let k = 0; k < w.length; k++) {
-    const gk = clipped ? fr(g[k] * scale) : g[k];
-    const mk = fr(fr(m[k] * b1) + fr(gk * oneMinusB1));
-    const vk = fr(fr(v[k] * b2) + fr(fr(gk * gk) * oneMinusB2));
-    m[k] = mk;
-    v[k] = vk;
-    w[k] = fr(fr(fr(fr(mk / c1) / fr(fr(Math.sqrt(fr(vk / c2))) + eps)) * negLr) + w[k]);
-  }
-}

@@ -84,6 +84,8 @@ export type OrtOutputs = Record<string, { data: unknown; dims: readonly number[]
  */
 export interface SyncSession {
   run(feeds: Record<string, OrtTensor>, outputs?: readonly string[]): OrtOutputs;
+  /** run() with outputs written into the given tensors (pre-allocated; null = allocate). */
+  runWith(feeds: Record<string, OrtTensor>, fetches: Record<string, OrtTensor | null>): OrtOutputs;
   release(): void;
   /** Ends profiling (with NativeOptions.profilePrefix): onnxruntime writes the trace file. */
   endProfiling(): void;
@@ -93,7 +95,7 @@ interface NativeBinding {
   binding: {
     InferenceSession: new () => {
       loadModel(buffer: ArrayBufferLike, offset: number, length: number, options: object): void;
-      run(feeds: Record<string, OrtTensor>, fetches: Record<string, null>, options: object): OrtOutputs;
+      run(feeds: Record<string, OrtTensor>, fetches: Record<string, OrtTensor | null>, options: object): OrtOutputs;
       dispose(): void;
       endProfiling(): void;
       outputMetadata: { name: string }[];
@@ -159,6 +161,10 @@ function createSession(native: NativeBinding, bytes: Uint8Array, opts: NativeOpt
     run(feeds, outputs = allOutputs) {
       if (released) throw new Error('onnxruntime session used after release()');
       return session.run(feeds, Object.fromEntries(outputs.map((o) => [o, null])), {});
+    },
+    runWith(feeds, fetches) {
+      if (released) throw new Error('onnxruntime session used after release()');
+      return session.run(feeds, fetches, {});
     },
     release() {
       if (!released) session.dispose();

@@ -26,11 +26,20 @@ export const GRAD_SQUARES = 'grad_squares';
 export interface TrainGraphOptions {
   /** Emit the backward pass and the gradient outputs (false: loss only, for validation). */
   withGradients: boolean;
+  /**
+   * Also clip and apply Adam in the graph (see ADAM_INPUTS): outputs `new:<name>`, `new_m:<name>`,
+   * `new_v:<name>` instead of the gradients. Each op is the float32 op tfjs-core's AdamOptimizer
+   * applies, in its order.
+   */
+  adam?: boolean;
 }
+
+/** Scalar inputs of the Adam graph: clip_norm (0 = off), β1, β2, 1−β1, 1−β2, 1−β1ᵗ, 1−β2ᵗ, ε, −lr. */
+export const ADAM_INPUTS = ['clip_norm', 'adam_b1', 'adam_b2', 'adam_1mb1', 'adam_1mb2', 'adam_c1', 'adam_c2', 'adam_eps', 'adam_neg_lr'] as const;
 
 export function buildTrainGraph(config: CaptionModelConfig, opts: TrainGraphOptions): Uint8Array {
   const { vocabSize: V, locations: L, featureDim: D, embeddingDim: E, units: U, attentionUnits: A } = config;
-  const o = new Ops(opts.withGradients ? 'caption_train_step' : 'caption_loss');
+  const o = new Ops(opts.adam ? 'caption_train_step' : opts.withGradients ? 'caption_gradients' : 'caption_loss');
   const p: Record<string, string> = {};
   for (const spec of parameterSpecs(config)) p[spec.name] = o.input(spec.name, spec.shape);
   const features = o.input('features', ['B', L, D]);
@@ -219,15 +228,37 @@ export function buildTrainGraph(config: CaptionModelConfig, opts: TrainGraphOpti
   grads['encoder/kernel'] = o.gemm(features2d, dEncoderPre, undefined, { transA: true });
   grads['encoder/bias'] = o.reduceSum(dEncoderPre, [0], false);
 
-  for (const spec of parameterSpecs(config)) {
-    const name = `${GRAD_PREFIX}${spec.name}`;
-    o.identity(grads[spec.name], name);
-    o.output(name, spec.shape);
-  }
   // Σ over parameters of Σ g² (the global norm for clipping, as tf.addN(tf.sum(tf.square(g))) does).
   const squares = parameterSpecs(config).map((spec) => o.g.node('ReduceSumSquare', [grads[spec.name]], [attr.int('keepdims', 0)], { name: 'grad_sq' }));
   o.g.node('Sum', squares, [], { output: GRAD_SQUARES });
   o.output(GRAD_SQUARES, []);
+  if (!opts.adam) {
+    for (const spec of parameterSpecs(config)) {
+      const name = `${GRAD_PREFIX}${spec.name}`;
+      o.identity(grads[spec.name], name);
+      o.output(name, spec.shape);
+    }
+    return encode(o);
+  }
+
+  // ---- global-norm clipping and Adam (train-step.ts applyGradientSums + tf.train.adam)
+  const [clipNorm, b1, b2, oneMinusB1, oneMinusB2, c1, c2, eps, negLr] = ADAM_INPUTS.map((n) => o.input(n, []));
+  const norm = o.g.node('Sqrt', [GRAD_SQUARES]);
+  const zero = o.f(0);
+  const clipping = o.g.node('And', [o.greater(clipNorm, zero), o.greater(norm, clipNorm)]);
+  const scale = o.g.node('Where', [clipping, o.g.node('Div', [clipNorm, norm]), o.f(1)]);
+  for (const spec of parameterSpecs(config)) {
+    const m = o.input(`m:${spec.name}`, spec.shape);
+    const v = o.input(`v:${spec.name}`, spec.shape);
+    const g = o.mul(grads[spec.name], scale); // × 1 when not clipping: exact
+    const mNext = o.add(o.mul(m, b1), o.mul(g, oneMinusB1), `new_m:${spec.name}`);
+    const vNext = o.add(o.mul(v, b2), o.mul(o.mul(g, g), oneMinusB2), `new_v:${spec.name}`);
+    const mHat = o.g.node('Div', [mNext, c1]);
+    const vHat = o.g.node('Div', [vNext, c2]);
+    const step = o.mul(o.g.node('Div', [mHat, o.add(o.g.node('Sqrt', [vHat]), eps)]), negLr);
+    o.add(step, p[spec.name], `new:${spec.name}`);
+    for (const out of [`new:${spec.name}`, `new_m:${spec.name}`, `new_v:${spec.name}`]) o.output(out, spec.shape);
+  }
   return encode(o);
 }
 

@@ -10,7 +10,7 @@ import { CaptionerError } from '@captioner/core';
 import { checkTokenRange, layoutBatch, validRowMask, type CaptionModel, type LossOptions } from '../model.js';
 import { batchDropoutMask, type TrainStepOptions, type TrainStepResult } from '../train-step.js';
 import { JsAdam } from './adam.js';
-import { buildTrainGraph, GRAD_PREFIX, GRAD_SQUARES } from './train-graph.js';
+import { ADAM_INPUTS, buildTrainGraph, GRAD_PREFIX, GRAD_SQUARES } from './train-graph.js';
 import { floatTensor, int64Tensor, loadNative, type NativeOptions, type NativeRuntime, type Ort, type OrtTensor, type SyncSession } from './runtime.js';
 
 export interface NativeLossResult {
@@ -30,6 +30,9 @@ export class NativeTrainer {
   private readonly options: NativeOptions;
   private trainSession: SyncSession | null = null;
   private lossSession: SyncSession | null = null;
+  private stepSession: SyncSession | null = null;
+  /** The second set of weight/moment buffers the step graph writes into (swapped every step). */
+  private spare: { weights: Float32Array[]; m: Float32Array[]; v: Float32Array[] } | null = null;
   /** Master copy of the weights while training natively. */
   private weights: Float32Array[];
   /** dataIds of the variables when `weights` was last read from / written to them. */
@@ -57,9 +60,11 @@ export class NativeTrainer {
   }
 
   /** The session of the training graph (built on first use: a few hundred ms). */
-  private session(withGradients: boolean): SyncSession {
-    const build = () => this.runtime.createSession(buildTrainGraph(this.model.config, { withGradients }), this.options);
-    if (withGradients) return (this.trainSession ??= build());
+  private session(kind: 'loss' | 'gradients' | 'step'): SyncSession {
+    const build = () =>
+      this.runtime.createSession(buildTrainGraph(this.model.config, { withGradients: kind !== 'loss', adam: kind === 'step' }), this.options);
+    if (kind === 'step') return (this.stepSession ??= build());
+    if (kind === 'gradients') return (this.trainSession ??= build());
     return (this.lossSession ??= build());
   }
 
@@ -79,6 +84,29 @@ export class NativeTrainer {
     shape: { batch: number; length: number },
     opts: LossOptions & { withGradients: boolean },
   ): NativeLossResult {
+    const batch = this.batchFeeds(features, tokens, shape, opts);
+    if (!batch) return { loss: 0, tokens: 0, grads: opts.withGradients ? this.weights.map((w) => new Float32Array(w.length)) : undefined };
+    const out = this.timed(() => this.session(opts.withGradients ? 'gradients' : 'loss').run(batch.feeds));
+    const loss = (out.loss.data as Float32Array)[0];
+    if (!opts.withGradients) return { loss, tokens: batch.tokens };
+    const grads = this.model.parameterNames.map((n) => out[`${GRAD_PREFIX}${n}`].data as Float32Array);
+    return { loss, tokens: batch.tokens, grads, gradSquares: (out[GRAD_SQUARES].data as Float32Array)[0] };
+  }
+
+  private timed<T>(fn: () => T): T {
+    const t0 = performance.now();
+    const r = fn();
+    this.timings.runMs = performance.now() - t0;
+    return r;
+  }
+
+  /** The graph inputs of a batch with the current weights, or null when it has no target. */
+  private batchFeeds(
+    features: Float32Array,
+    tokens: Int32Array,
+    shape: { batch: number; length: number },
+    opts: LossOptions,
+  ): { feeds: Record<string, OrtTensor>; tokens: number } | null {
     this.refreshWeights();
     const { vocabSize: V, locations: L, featureDim: D, units: U } = this.model.config;
     const { batch: B, length: T } = shape;
@@ -88,7 +116,7 @@ export class NativeTrainer {
     checkTokenRange(layout.inputIds, V);
     checkTokenRange(layout.targets, V);
     const N = layout.validRows.length;
-    if (N === 0) return { loss: 0, tokens: 0, grads: opts.withGradients ? this.weights.map((w) => new Float32Array(w.length)) : undefined };
+    if (N === 0) return null;
     if (opts.dropoutMask && opts.dropoutMask.length !== B * (T - 1) * U) {
       throw new CaptionerError(`loss: dropoutMask must hold [B, T−1, U] = [${B}, ${T - 1}, ${U}] values, got ${opts.dropoutMask.length}`);
     }
@@ -107,60 +135,54 @@ export class NativeTrainer {
     feeds.drop_mask = floatTensor(ort, opts.dropoutMask ? validRowMask(opts.dropoutMask, layout.validRows, B, T - 1, U) : new Float32Array(N * U).fill(1), [N, U]);
     feeds.inv_n = floatTensor(ort, Float32Array.of(1 / N), []);
     feeds.penalty = floatTensor(ort, Float32Array.of(opts.attentionPenalty ?? 0), []);
-    const session = this.session(opts.withGradients);
-    const t0 = performance.now();
-    const out = session.run(feeds);
-    this.timings.runMs = performance.now() - t0;
-    const loss = (out.loss.data as Float32Array)[0];
-    if (!opts.withGradients) return { loss, tokens: N };
-    const grads = names.map((n) => out[`${GRAD_PREFIX}${n}`].data as Float32Array);
-    return { loss, tokens: N, grads, gradSquares: (out[GRAD_SQUARES].data as Float32Array)[0] };
+    return { feeds, tokens: N };
   }
 
   /**
    * One optimizer step, as `trainStep` does it on TF.js: loss and gradient of the whole batch
-   * (micro-batching is a wasm memory bound and not needed here), global-norm clipping, Adam.
+   * (micro-batching is a wasm memory bound and not needed here), global-norm clipping and Adam, all
+   * in one onnxruntime run that writes the new weights and moments into the spare buffers.
    */
   trainStep(optimizer: tf.Optimizer, features: tf.Tensor3D, tokens: tf.Tensor2D, opts: Omit<TrainStepOptions, 'microBatch'> = {}): TrainStepResult {
     const [B, T] = tokens.shape;
-    const mask = batchDropoutMask(this.model, tokens, opts);
-    const r = this.lossAndGradients(features.dataSync() as Float32Array, tokens.dataSync() as Int32Array, { batch: B, length: T }, {
+    const batch = this.batchFeeds(features.dataSync() as Float32Array, tokens.dataSync() as Int32Array, { batch: B, length: T }, {
       attentionPenalty: opts.attentionPenalty ?? 0,
-      dropoutMask: mask,
-      withGradients: true,
+      dropoutMask: batchDropoutMask(this.model, tokens, opts),
     });
-    if (r.tokens === 0) return { loss: 0, tokens: 0, gradNorm: 0 };
-    this.applyGradients(optimizer, r.grads!, opts.clipNorm, r.gradSquares);
-    return { loss: r.loss, tokens: r.tokens, gradNorm: this.lastGradNorm };
-  }
-
-  private lastGradNorm = 0;
-  /** Wall ms of the last onnxruntime run and the last Adam update (benchmarks). */
-  readonly timings = { runMs: 0, adamMs: 0 };
-
-  /**
-   * Clips `grads` (mean gradients) to `clipNorm` and applies Adam to the native weights.
-   * `gradSquares` = Σ g² when already known (the graph computes it); returns the norm.
-   */
-  applyGradients(optimizer: tf.Optimizer, grads: Float32Array[], clipNorm?: number, gradSquares?: number): number {
-    this.refreshWeights();
+    if (!batch) return { loss: 0, tokens: 0, gradNorm: 0 };
     if (!this.adam || this.adam.optimizer !== optimizer) {
       this.adam = { optimizer, state: JsAdam.fromOptimizer(optimizer, this.weights.map((w) => w.length)), dirty: false };
     }
-    let sq = gradSquares ?? 0;
-    if (gradSquares === undefined) {
-      for (const g of grads) for (let k = 0; k < g.length; k++) sq += g[k] * g[k];
-    }
-    const norm = Math.sqrt(sq);
-    const scale = clipNorm && clipNorm > 0 && norm > clipNorm ? clipNorm / norm : 1;
-    const t0 = performance.now();
-    this.adam.state.apply(optimizer, this.weights, grads, scale);
-    this.timings.adamMs = performance.now() - t0;
+    const adam = this.adam.state;
+    const ort = this.ort;
+    const shapes = this.model.variables.map((v) => v.shape);
+    const names = this.model.parameterNames;
+    const feeds = batch.feeds;
+    ADAM_INPUTS.forEach((name, i) => (feeds[name] = floatTensor(ort, Float32Array.of(adam.scalars(optimizer, opts.clipNorm ?? 0)[i]), [])));
+    this.spare ??= { weights: this.weights.map((w) => new Float32Array(w.length)), m: adam.m.map((m) => new Float32Array(m.length)), v: adam.v.map((v) => new Float32Array(v.length)) };
+    const next = this.spare;
+    const fetches: Record<string, OrtTensor | null> = { loss: null, [GRAD_SQUARES]: null };
+    names.forEach((name, i) => {
+      feeds[`m:${name}`] = floatTensor(ort, adam.m[i], shapes[i]);
+      feeds[`v:${name}`] = floatTensor(ort, adam.v[i], shapes[i]);
+      fetches[`new:${name}`] = floatTensor(ort, next.weights[i], shapes[i]);
+      fetches[`new_m:${name}`] = floatTensor(ort, next.m[i], shapes[i]);
+      fetches[`new_v:${name}`] = floatTensor(ort, next.v[i], shapes[i]);
+    });
+    const out = this.timed(() => this.session('step').runWith(feeds, fetches));
+    // The written buffers become current; the old ones are next step's spare.
+    this.spare = { weights: this.weights, m: adam.m, v: adam.v };
+    this.weights = next.weights;
+    adam.m = next.m;
+    adam.v = next.v;
+    adam.advance(optimizer);
     this.adam.dirty = true;
     this.dirty = true;
-    this.lastGradNorm = norm;
-    return norm;
+    return { loss: (out.loss.data as Float32Array)[0], tokens: batch.tokens, gradNorm: Math.sqrt((out[GRAD_SQUARES].data as Float32Array)[0]) };
   }
+
+  /** Wall ms of the last onnxruntime run (benchmarks). */
+  readonly timings = { runMs: 0 };
 
   /** Mean loss per target without gradients or dropout (validation). */
   loss(features: tf.Tensor3D, tokens: tf.Tensor2D, opts: { attentionPenalty?: number } = {}): number {
@@ -192,9 +214,9 @@ export class NativeTrainer {
     this.adam.dirty = false;
   }
 
-  /** Ends onnxruntime profiling of the training session (NativeOptions.profilePrefix). */
+  /** Ends onnxruntime profiling of the training-step session (NativeOptions.profilePrefix). */
   endProfiling(): void {
-    this.trainSession?.endProfiling();
+    this.stepSession?.endProfiling();
   }
 
   /** Forgets the cached Adam state (the optimizer's own state was replaced, e.g. by loadOptimizer). */
@@ -203,7 +225,7 @@ export class NativeTrainer {
   }
 
   dispose(): void {
-    for (const s of [this.trainSession, this.lossSession]) s?.release();
-    this.trainSession = this.lossSession = null;
+    for (const s of [this.trainSession, this.lossSession, this.stepSession]) s?.release();
+    this.trainSession = this.lossSession = this.stepSession = null;
   }
 }
