@@ -12,7 +12,8 @@
  * folders give the test features and references. --work DIR keeps the evaluation outputs
  * (default a temp folder under /tmp); --limit N evaluates the first N test images only (quick
  * checks; the model card says so); --out DIR writes elsewhere; --float-metrics FILE reuses the
- * evaluate stage's metrics.json of the same float model instead of decoding it again.
+ * evaluate stage's metrics.json of the same float model instead of decoding it again; --note TEXT
+ * adds a paragraph to the model card (e.g. which run the model comes from).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
@@ -42,6 +43,7 @@ const { values, positionals } = parseArgs({
     limit: { type: 'string' },
     tolerance: { type: 'string', default: '0.5' },
     'float-metrics': { type: 'string' },
+    note: { type: 'string' },
   },
 });
 
@@ -153,7 +155,7 @@ const features = artifacts.features as Record<string, unknown>;
 const vocab = artifacts.vocab as { numWords: number; vocabSize: number; maxLength: number };
 const rel = (p: string) => (relative(root, p).startsWith('..') ? p : relative(root, p) || '.');
 const limited = values.limit ? ` (first ${values.limit} images only: not the full split)` : '';
-const command = `npx tsx --conditions=source tools/ship-model.ts ${rel(sourceDir)} --config ${values.config}${values.limit ? ` --limit ${values.limit}` : ''}${values['float-metrics'] ? ` --float-metrics ${rel(resolve(values['float-metrics']))}` : ''}`;
+const command = `npx tsx --conditions=source tools/ship-model.ts ${rel(sourceDir)} --config ${values.config}${values.limit ? ` --limit ${values.limit}` : ''}${values['float-metrics'] ? ` --float-metrics ${rel(resolve(values['float-metrics']))}` : ''}${values.note ? ' --note "…"' : ''}`;
 
 function card(weightsBytes: number, totalBytes: number): string {
   return `# Model card: Show, Attend and Tell on Flickr8k, MobileNetV2 features (shipped, uint8)
@@ -195,11 +197,14 @@ ${command}
 ${table}
 
 Shipping requires |Δ| ≤ ${tolerance} on BLEU-4 and CIDEr-D for both decodings. \`scores.json\` holds
-these numbers; the command above with \`--out /tmp/check --work /tmp/ship\` re-scores both models
-(predictions and metrics.json of each in /tmp/ship/evaluate-float and evaluate-quantized).
+these numbers. ${values['float-metrics'] ? 'The float32 rows are the evaluate stage\'s own run on the source model (`--float-metrics`); the' : 'The'}
+command above with \`--out /tmp/check --work /tmp/ship\` re-scores${values['float-metrics'] ? ' (without `--float-metrics`, both models)' : ' both models'}: predictions and
+metrics.json in /tmp/ship/evaluate-quantized${values['float-metrics'] ? '' : ' and evaluate-float'}.
 
-Weak spots to expect: a ${training.images?.train ?? '?'}-image training budget, no "a" in the vocabulary when
-text-clean dropped one-letter words, Flickr8k's people-and-dogs bias; photos unlike Flickr8k get generic captions.
+Weak spots to expect: a ${training.images?.train ?? '?'}-image training budget${'a' in (vocab as unknown as { wordIndex: Record<string, number> }).wordIndex ? '' : ', no "a" in the vocabulary (text-clean dropped one-letter words)'}, and
+Flickr8k's world of people and dogs outdoors: a photo unlike Flickr8k gets a Flickr8k caption (a cat's
+face close up: "a man sits on a chair").
+${values.note ? `\n${values.note}\n` : ''}
 
 ## License
 
