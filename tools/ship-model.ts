@@ -12,7 +12,9 @@
  * folders give the test features and references. --work DIR keeps the evaluation outputs
  * (default a temp folder under /tmp); --limit N evaluates the first N test images only (quick
  * checks; the model card says so); --out DIR writes elsewhere; --float-metrics FILE reuses the
- * evaluate stage's metrics.json of the same float model instead of decoding it again; --note TEXT
+ * evaluate stage's metrics.json of the same float model instead of decoding it again (only when that
+ * run decoded on the same engine: Node decodes on onnxruntime by default, CAPTIONER_DECODE_ENGINE=tfjs
+ * on TF.js, and metrics.json does not record which); --note TEXT
  * adds a paragraph to the model card (e.g. which run the model comes from).
  */
 import { createHash } from 'node:crypto';
