@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { tf, initBackend } from '@captioner/tf';
 import { peakRssMiB, seededRandom } from '@captioner/core';
-import { CaptionModel, greedyDecode, loadNative, nativeStepEngine, NativeTrainer, referenceLoss, trainStep, type NativeRuntime } from '../src/index.js';
+import { CaptionModel, greedyDecode, loadNative, nativeStepEngine, NativeTrainer, referenceLoss, tfjsStepEngine, trainStep, type NativeRuntime } from '../src/index.js';
 import { profilePhases } from '../src/profile.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -206,7 +206,8 @@ async function child(engine: 'onnx' | 'tfjs'): Promise<void> {
   // Greedy decode of a 20-word caption for one image (<eos> suppressed so it runs all 20 steps).
   const fc2Bias = model.variables[model.parameterNames.indexOf('fc2/bias')];
   fc2Bias.assign(tf.tidy(() => fc2Bias.add(tf.oneHot(2, V).mul(-1e4)) as tf.Tensor1D));
-  const decodeEngine = engine === 'onnx' ? await nativeStepEngine(model, nativeOpts) : undefined;
+  // Explicit engines: in Node the default decode engine is the native one.
+  const decodeEngine = engine === 'onnx' ? await nativeStepEngine(model, nativeOpts) : tfjsStepEngine(model);
   const one = features.slice([0, 0, 0], [1, L, D]);
   const decodeOpts = { startId: 1, endId: 2, maxLength: 20, engine: decodeEngine };
   greedyDecode(model, one, decodeOpts);
