@@ -7,7 +7,7 @@ import { decodeGrid, tuneDecoding, tuneReportPath } from './tune.js';
 interface TuneArgs extends CommonArgs {
   beams: number[];
   'length-penalties': number[];
-  'no-repeat': number[];
+  'block-ngram': number[];
   split: 'train' | 'val';
   limit?: number;
   model?: string;
@@ -20,7 +20,8 @@ export const tuneDecodingCommand: CommandModule<object, TuneArgs> = {
     withCommonOptions(y)
       .option('beams', { type: 'number', array: true, default: [1, 3, 5], describe: 'beam widths (1 = greedy)' })
       .option('length-penalties', { type: 'number', array: true, default: [0.5, 1, 1.5], describe: 'beam score = logProb / length^p' })
-      .option('no-repeat', { type: 'number', array: true, default: [0, 2, 3], describe: 'block repeated n-grams of this size (0 = off)' })
+      // Not --no-repeat: yargs reads --no-X as X = false.
+      .option('block-ngram', { type: 'number', array: true, default: [0, 2, 3], describe: 'never repeat an n-gram of this size (0 = off)' })
       .option('split', { type: 'string', choices: ['val', 'train'] as const, default: 'val' as const, describe: 'never test: test is only reported' })
       .option('limit', { type: 'number', describe: 'decode at most this many images' })
       .option('model', { type: 'string', describe: 'model folder (default <stagesDir>/train/model)' }) as never,
@@ -32,7 +33,7 @@ export const tuneDecodingCommand: CommandModule<object, TuneArgs> = {
       featurizeDir: ctx.dir('featurize'),
       ingestDir: ctx.dir('ingest'),
       split: argv.split,
-      settings: decodeGrid(argv.beams, argv['length-penalties'], argv['no-repeat']),
+      settings: decodeGrid(argv.beams, argv['length-penalties'], argv['block-ngram']),
       limit: argv.limit ?? null,
       batchSize: ctx.config.evaluate.batchSize,
       maxSteps: ctx.config.evaluate.maxLength,

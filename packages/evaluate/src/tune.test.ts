@@ -5,7 +5,9 @@ import { openFeatureStore } from '@captioner/featurize';
 import { CaptionModel, greedyDecode, beamSearch } from '@captioner/model';
 import { tf } from '@captioner/tf';
 import { createTinyPipeline, LOCATIONS, type TinyPipeline } from './pipeline.fixture.js';
+import yargs from 'yargs';
 import { decodeGrid, tuneDecoding } from './tune.js';
+import { tuneDecodingCommand } from './tune-command.js';
 import { loadTrainedModel } from './trained-model.js';
 
 let p: TinyPipeline;
@@ -27,6 +29,18 @@ describe('decodeGrid', () => {
       { beam: 3, lengthPenalty: 1, noRepeatNgram: 0 },
       { beam: 3, lengthPenalty: 1, noRepeatNgram: 2 },
     ]);
+  });
+});
+
+describe('tune-decoding command', () => {
+  it('parses the grid flags as lists of numbers (no --no-X negation trap)', async () => {
+    let seen: Record<string, unknown> = {};
+    await yargs(['tune-decoding', '--beams', '1', '3', '--length-penalties', '0.7', '--block-ngram', '0', '2'])
+      .command({ ...tuneDecodingCommand, handler: (argv) => void (seen = argv) })
+      .parseAsync();
+    expect(seen.beams).toEqual([1, 3]);
+    expect(seen['length-penalties']).toEqual([0.7]);
+    expect(seen['block-ngram']).toEqual([0, 2]);
   });
 });
 
