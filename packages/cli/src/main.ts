@@ -1,30 +1,17 @@
 #!/usr/bin/env node
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ingestCommand } from '@captioner/ingest';
-import { textCleanCommand } from '@captioner/text-clean';
-import { tokenizeCommand } from '@captioner/tokenize';
-import { featurizeCommand } from '@captioner/featurize';
-import { trainCommand } from '@captioner/train';
-import { captionCommand, evaluateCommand, tuneDecodingCommand } from '@captioner/evaluate';
-import { vizCommand } from '@captioner/viz';
+import { commandModules } from './commands.js';
 
 /**
  * `captioner <stage> [flags]`: one CLI for every stage; Nx targets call it too.
+ * Commands come from the table in commands.ts: only the stage that runs is imported.
  * Exits explicitly: TF.js wasm pthread workers would otherwise keep the process alive.
  */
 export async function main(argv = hideBin(process.argv)): Promise<void> {
   await yargs(argv)
     .scriptName('captioner')
-    .command(ingestCommand)
-    .command(textCleanCommand)
-    .command(tokenizeCommand)
-    .command(featurizeCommand)
-    .command(trainCommand)
-    .command(evaluateCommand)
-    .command(captionCommand)
-    .command(tuneDecodingCommand)
-    .command(vizCommand)
+    .command(await commandModules(argv))
     .demandCommand(1, 'name a stage (see the list above)')
     .strictCommands()
     .recommendCommands()
