@@ -6,3 +6,4 @@ export { log, progress, peakRssMiB, timer, type Progress, type ProgressOptions }
 export * from './config.js';
 export { seededRandom, shuffleInPlace } from './random.js';
 export { withCommonOptions, stageContext, runHandler, type CommonArgs, type StageContext } from './cli.js';
+export { acquireStageLock, withStageLock, stageLockPath, type StageLock } from './lock.js';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { runHandler, stageContext, withCommonOptions, type CommonArgs } from '@captioner/core';
+import { runHandler, stageContext, withCommonOptions, withStageLock, type CommonArgs } from '@captioner/core';
 import { initBackend } from '@captioner/tf';
 import { runEvaluate } from './evaluate.js';
 
@@ -11,13 +11,13 @@ export const evaluateCommand: CommandModule<object, CommonArgs> = {
   handler: runHandler(async (argv: CommonArgs) => {
     const ctx = stageContext(argv);
     await initBackend({ backend: ctx.config.backend });
-    await runEvaluate({
+    await withStageLock(ctx.dir('evaluate'), () => runEvaluate({
       modelDir: join(ctx.dir('train'), 'model'),
       featurizeDir: ctx.dir('featurize'),
       ingestDir: ctx.dir('ingest'),
       outDir: ctx.dir('evaluate'),
       config: ctx.config.evaluate,
-    });
+    }));
   }),
 };
 

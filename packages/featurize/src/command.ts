@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { runHandler, stageContext, withCommonOptions, type CommonArgs } from '@captioner/core';
+import { runHandler, stageContext, withCommonOptions, withStageLock, type CommonArgs } from '@captioner/core';
 import { initBackend } from '@captioner/tf';
 import { onnxRuntimeAvailable } from './engines/index.js';
 import { runFeaturize } from './stage.js';
@@ -34,6 +34,8 @@ export const featurizeCommand: CommandModule<object, FeaturizeArgs> = {
     if (engine === 'tfjs' || (engine === 'auto' && !(await onnxRuntimeAvailable()))) {
       await initBackend({ backend: ctx.config.backend });
     }
-    await runFeaturize({ ingestDir: ctx.dir('ingest'), outDir: ctx.dir('featurize'), root: ctx.root, config: ctx.config.featurize });
+    await withStageLock(ctx.dir('featurize'), () =>
+      runFeaturize({ ingestDir: ctx.dir('ingest'), outDir: ctx.dir('featurize'), root: ctx.root, config: ctx.config.featurize }),
+    );
   }),
 };

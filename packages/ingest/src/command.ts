@@ -1,5 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
-import { fromRoot, runHandler, stageContext, withCommonOptions, type CommonArgs } from '@captioner/core';
+import { fromRoot, runHandler, stageContext, withCommonOptions, withStageLock, type CommonArgs } from '@captioner/core';
 import { runIngest } from './ingest.js';
 import { downloadKaggleDataset, KAGGLE_DATASET } from './download.js';
 
@@ -26,14 +26,14 @@ export const ingestCommand: CommandModule<object, CommonArgs> = {
   command: 'ingest',
   describe: 'Read Flickr8k captions + images (Kaggle or original layout), split by image → captions.arrow',
   builder: (y) => withCommonOptions(y).command(downloadCommand as CommandModule<CommonArgs, DownloadArgs>),
-  handler: runHandler((argv: CommonArgs) => {
+  handler: runHandler(async (argv: CommonArgs) => {
     const ctx = stageContext(argv);
-    runIngest({
+    await withStageLock(ctx.dir('ingest'), () => runIngest({
       datasetDir: fromRoot(ctx.config.dataset.dir, ctx.root),
       layout: ctx.config.dataset.layout,
       config: ctx.config.ingest,
       outDir: ctx.dir('ingest'),
       root: ctx.root,
-    });
+    }));
   }),
 };

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { log, runHandler, stageContext, withCommonOptions, type CommonArgs } from '@captioner/core';
+import { log, runHandler, stageContext, withCommonOptions, withStageLock, type CommonArgs } from '@captioner/core';
 import { initBackend } from '@captioner/tf';
 import { runTrain } from './train.js';
 
@@ -45,7 +45,7 @@ export const trainCommand: CommandModule<object, CommonArgs & { resume?: boolean
   handler: runHandler(async (argv) => {
     const ctx = stageContext(argv);
     await initBackend({ backend: ctx.config.backend });
-    const result = await withStopSignals((signal) =>
+    const result = await withStageLock(ctx.dir('train'), () => withStopSignals((signal) =>
       runTrain({
         config: ctx.config,
         tokenizeDir: ctx.dir('tokenize'),
@@ -55,7 +55,7 @@ export const trainCommand: CommandModule<object, CommonArgs & { resume?: boolean
         resume: argv.resume,
         signal,
       }),
-    );
+    ));
     log('train', `${result.status} after ${result.globalStep} steps${result.best ? `; best epoch ${result.best.epoch}` : ''}`);
   }),
 };

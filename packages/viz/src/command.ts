@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { runHandler, stageContext, withCommonOptions, type CommonArgs } from '@captioner/core';
+import { runHandler, stageContext, withCommonOptions, withStageLock, type CommonArgs } from '@captioner/core';
 import { runViz } from './run.js';
 
 export const vizCommand: CommandModule<object, CommonArgs> = {
@@ -8,7 +8,7 @@ export const vizCommand: CommandModule<object, CommonArgs> = {
   builder: (y) => withCommonOptions(y),
   handler: runHandler(async (argv: CommonArgs) => {
     const ctx = stageContext(argv);
-    await runViz({
+    await withStageLock(ctx.dir('viz'), () => runViz({
       root: ctx.root,
       ingestDir: ctx.dir('ingest'),
       featurizeDir: ctx.dir('featurize'),
@@ -16,6 +16,6 @@ export const vizCommand: CommandModule<object, CommonArgs> = {
       evaluateDir: ctx.dir('evaluate'),
       outDir: ctx.dir('viz'),
       config: ctx.config.viz,
-    });
+    }));
   }),
 };
