@@ -41,6 +41,16 @@ describe('ingest: Kaggle layout', () => {
     );
   });
 
+  it('an existing file in an unsupported format is reported as such, not as a missing image', () => {
+    const text = ['image,caption', 'a.jpg,A dog .', 'drawing.svg,A vector dog .', 'gone.jpg,Nobody home .'].join('\n');
+    const dir = kaggleDataset(['a.jpg'], text);
+    writeFileSync(join(dir, 'Images', 'drawing.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
+    const { rows, report } = ingest({ datasetDir: dir, config });
+    expect(rows.map((r) => r.image)).toEqual(['a.jpg']);
+    expect(report.dropped.unsupportedImageFormat).toEqual({ count: 1, rows: [{ line: 3, image: 'drawing.svg' }] });
+    expect(report.dropped.missingImage).toEqual({ count: 1, rows: [{ line: 4, image: 'gone.jpg' }] });
+  });
+
   it('drops rows whose image is missing, empty captions and unsafe names; lists each; loses nothing else', () => {
     const text = [
       'image,caption',

@@ -34,6 +34,8 @@ export interface IngestReport {
   splits: Record<Split, { images: number; captions: number }>;
   dropped: {
     missingImage: { count: number; rows: { line: number; image: string }[] };
+    /** The file exists but is not an image format the pipeline reads (e.g. `.svg`): not "missing". */
+    unsupportedImageFormat: { count: number; rows: { line: number; image: string }[] };
     unsafeImageName: { count: number; rows: { line: number; image: string }[] };
     emptyCaption: { count: number; rows: { line: number; image: string }[] };
     duplicate: { count: number; rows: { line: number; image: string }[] };
@@ -57,6 +59,7 @@ export interface IngestResult {
 
 const LIST_CAP = 1000;
 const IMAGE_EXT = /\.(jpe?g|png|webp|gif|tiff?|bmp)$/i;
+const IMAGE_EXT_LIST = '.jpg .jpeg .png .webp .gif .tif .tiff .bmp';
 
 /** An image name must stay inside the images folder: no absolute paths, no `..`, no empty name. */
 export function isSafeImageName(name: string): boolean {
@@ -93,10 +96,13 @@ export function ingest(opts: IngestOptions): IngestResult {
   const elapsed = timer();
   const layout = detectLayout(resolve(opts.datasetDir), opts.layout ?? 'auto');
   const raw: RawCaption[] = layout.kind === 'kaggle' ? readKaggleCaptions(layout.captionsFile) : readTokenCaptions(layout.captionsFile);
-  const onDisk = new Set(readdirSync(layout.imagesDir).filter((f) => IMAGE_EXT.test(f)));
+  const listed = readdirSync(layout.imagesDir);
+  const onDisk = new Set(listed.filter((f) => IMAGE_EXT.test(f)));
+  const otherFiles = new Set(listed.filter((f) => !IMAGE_EXT.test(f)));
 
   const dropped: IngestReport['dropped'] = {
     missingImage: { count: 0, rows: [] },
+    unsupportedImageFormat: { count: 0, rows: [] },
     unsafeImageName: { count: 0, rows: [] },
     emptyCaption: { count: 0, rows: [] },
     duplicate: { count: 0, rows: [] },
@@ -113,7 +119,7 @@ export function ingest(opts: IngestOptions): IngestResult {
   for (const row of raw) {
     if (!isSafeImageName(row.image)) drop('unsafeImageName', row);
     else if (row.caption.trim() === '') drop('emptyCaption', row);
-    else if (!onDisk.has(row.image)) drop('missingImage', row);
+    else if (!onDisk.has(row.image)) drop(otherFiles.has(row.image) ? 'unsupportedImageFormat' : 'missingImage', row);
     else if (row.index !== undefined && seenKeys.has(`${row.image}#${row.index}`)) drop('duplicate', row);
     else {
       const text = `${row.image}\u0000${row.caption.trim()}`;
@@ -217,6 +223,7 @@ export function runIngest(opts: RunIngestOptions): IngestReport {
   log('ingest', `split images: train ${report.splits.train.images}, val ${report.splits.val.images}, test ${report.splits.test.images}, none ${report.splits.none.images}`);
   const problems: [string, number][] = [
     ['rows whose image file is missing (dropped)', d.missingImage.count],
+    [`rows whose image file is not a supported format, ${IMAGE_EXT_LIST} (dropped)`, d.unsupportedImageFormat.count],
     ['rows with an unsafe image name (rejected)', d.unsafeImageName.count],
     ['empty captions (dropped)', d.emptyCaption.count],
     ['duplicate rows (same image#N; dropped)', d.duplicate.count],
