@@ -60,6 +60,56 @@ describe('save / load', () => {
     loaded.dispose();
   });
 
+  it('round-trips every named weight and bias exactly, and a multi-step decode, when all are non-zero and distinct', async () => {
+    // A fresh model has zero biases and the first step starts from a zero state, so a save/load that
+    // swapped same-shaped tensors (attention/W1/bias ↔ attention/W2/bias), dropped a bias or mixed up
+    // gru/recurrent_kernel would still give identical logits. Here every element of every tensor is a
+    // different non-zero value.
+    let offset = 0;
+    const weights: tf.NamedTensorMap = {};
+    for (const [name, tensor] of Object.entries(CaptionModel.create(config, 3).namedWeights())) {
+      const values = Float32Array.from({ length: tensor.size }, (_, i) => 0.05 + 0.6 * Math.sin(0.37 * (offset + i) + 1.1) + 1e-4 * (offset + i));
+      offset += tensor.size;
+      weights[name] = tf.tensor(values, tensor.shape);
+    }
+    const all = Object.values(weights).flatMap((t) => Array.from(t.dataSync()));
+    expect(all.every((x) => x !== 0)).toBe(true);
+    expect(new Set(all).size).toBe(all.length);
+    const model = CaptionModel.fromWeights(config, weights);
+    tf.dispose(Object.values(weights));
+    const dir = join(root, 'distinct');
+    await model.save(dir, { vocab, features, training: { epochs: 1 } });
+    const loaded = await CaptionModel.load(dir);
+
+    expect(loaded.parameterNames).toEqual(model.parameterNames);
+    const before = model.namedWeights();
+    const after = loaded.namedWeights();
+    for (const name of model.parameterNames) {
+      expect({ name, shape: after[name].shape }).toEqual({ name, shape: before[name].shape });
+      expect({ name, values: Array.from(after[name].dataSync()) }).toEqual({ name, values: Array.from(before[name].dataSync()) });
+    }
+
+    // One step from a non-zero state (the recurrent kernel and both GRU bias rows all matter).
+    const f = tf.randomNormal([2, 4, 6], 0, 1, 'float32', 5) as tf.Tensor3D;
+    const h = tf.randomNormal([2, config.units], 0, 1, 'float32', 6) as tf.Tensor2D;
+    const step = (m: CaptionModel) => {
+      const out = m.step(m.encode(f), tf.tensor1d([2, 4], 'int32'), h);
+      return [Array.from(out.logits.dataSync()), Array.from(out.hidden.dataSync()), Array.from(out.attention.dataSync())];
+    };
+    expect(step(loaded)).toEqual(step(model));
+
+    // Several decoder steps: greedy captions and their attention maps, before and after.
+    const decode = (m: CaptionModel) => greedyDecode(m, f, { startId: 2, endId: 3, maxLength: 5, words: loaded.words });
+    const original = decode(model);
+    const reloaded = decode(loaded);
+    expect(original.map((r) => r.tokens.length).every((n) => n >= 3)).toBe(true);
+    expect(reloaded.map((r) => r.tokens)).toEqual(original.map((r) => r.tokens));
+    expect(reloaded.map((r) => r.attention.map((a) => Array.from(a)))).toEqual(original.map((r) => r.attention.map((a) => Array.from(a))));
+    expect(reloaded.map((r) => r.logProb)).toEqual(original.map((r) => r.logProb));
+    model.dispose();
+    loaded.dispose();
+  });
+
   it('names the file when the folder is incomplete or inconsistent', async () => {
     const { model, dir } = await saved('broken');
     model.dispose();
