@@ -72,10 +72,10 @@ function tryReferences(ingestDir: string, split: Split): Map<string, string[]> |
   }
 }
 
-function scoreRow(captions: readonly string[], rawReferences: readonly string[][], seconds: number): BaselineRow {
+function scoreRow(captions: readonly string[], rawReferences: readonly string[][], seconds: number, minWordLength?: number): BaselineRow {
   const candidates = captions.map(cocoTokenize);
   const scores = scoreCaptions(candidates.map((candidate, i) => ({ candidate, references: rawReferences[i].map(cocoTokenize) })));
-  const cleaned = scoreCaptions(candidates.map((candidate, i) => ({ candidate, references: rawReferences[i].map(cleanedReferenceTokens) })));
+  const cleaned = scoreCaptions(candidates.map((candidate, i) => ({ candidate, references: rawReferences[i].map((r) => cleanedReferenceTokens(r, { minWordLength })) })));
   return {
     scores: scores.corpus,
     x100CleanedReferences: times100(cleaned.corpus),
@@ -101,6 +101,8 @@ export async function runBaselines(opts: {
   /** The evaluated split's raw references by image. */
   references: ReadonlyMap<string, string[]>;
   config: Pick<EvaluateConfig, 'constantFrequent' | 'constantCentral'>;
+  /** text-clean's minWordLength of the run, for the cleaned-reference scores. */
+  minWordLength?: number;
 }): Promise<BaselinesResult> {
   const { store, images, config } = opts;
   const report: BaselinesReport = { rows: {}, skipped: [] };
@@ -129,7 +131,7 @@ export async function runBaselines(opts: {
       t = timer();
       const choice = chooseConstantCaption(candidates, selectionRefs, metric);
       const { caption } = choice.candidate;
-      const row = scoreRow(images.map(() => caption), rawRefs, 0);
+      const row = scoreRow(images.map(() => caption), rawRefs, 0, opts.minWordLength);
       row.seconds = t() + nominated;
       report.rows[name as keyof typeof constantRows] = {
         caption,
@@ -169,7 +171,7 @@ export async function runBaselines(opts: {
     if (k === undefined) chosen.set(n.index, (k = consensusCaptionIndex(own.map(cocoTokenize), scorer)));
     return own[k];
   });
-  const row = scoreRow(captions, rawRefs, 0);
+  const row = scoreRow(captions, rawRefs, 0, opts.minWordLength);
   row.seconds = t();
   report.rows.nearestNeighbour = {
     retrieval: {

@@ -17,6 +17,7 @@ export const evaluateCommand: CommandModule<object, CommonArgs> = {
       ingestDir: ctx.dir('ingest'),
       outDir: ctx.dir('evaluate'),
       config: ctx.config.evaluate,
+      minWordLength: ctx.config.textClean.minWordLength,
     }));
   }),
 };

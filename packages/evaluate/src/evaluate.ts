@@ -26,6 +26,8 @@ export interface RunEvaluateOptions {
   /** data/stages/evaluate */
   outDir: string;
   config: EvaluateConfig;
+  /** text-clean's rule of the run (textClean.minWordLength), for the cleaned-reference scores; default 2. */
+  minWordLength?: number;
   /** Plain progress lines every this many ms (default: bar on a TTY, 10 s lines otherwise). */
   progressIntervalMs?: number;
 }
@@ -195,7 +197,7 @@ export async function runEvaluate(opts: RunEvaluateOptions): Promise<EvaluateRep
       });
 
       const tokenizedRefs = selection.images.map((image) => references.get(image)!.map(cocoTokenize));
-      const cleanedRefs = selection.images.map((image) => references.get(image)!.map(cleanedReferenceTokens));
+      const cleanedRefs = selection.images.map((image) => references.get(image)!.map((r) => cleanedReferenceTokens(r, { minWordLength: opts.minWordLength })));
       const rows: PredictionRow[] = [];
       const methods = {} as Record<DecodingMethod, MethodReport>;
       const x100 = {} as Record<DecodingMethod, CaptionScores>;
@@ -242,7 +244,7 @@ export async function runEvaluate(opts: RunEvaluateOptions): Promise<EvaluateRep
       }
 
       const baselines = config.baselines
-        ? await runBaselines({ store, ingestDir: opts.ingestDir, split: config.split, images: selection.images, references, config })
+        ? await runBaselines({ store, ingestDir: opts.ingestDir, split: config.split, images: selection.images, references, config, minWordLength: opts.minWordLength })
         : null;
       const x100Baselines: Record<string, CaptionScores> = {};
       for (const [name, b] of Object.entries(baselines?.report.rows ?? {})) x100Baselines[name] = times100(b.scores);

@@ -2,9 +2,13 @@ import { cleanWords } from '@captioner/text-clean';
 import { cocoTokenize, METRIC_NAMES, type CaptionScores } from '@captioner/metrics';
 import { round } from './outputs.js';
 
-/** A reference as the model's training captions were cleaned (text-clean), then PTB-tokenized like every candidate. */
-export function cleanedReferenceTokens(reference: string): string[] {
-  return cocoTokenize(cleanWords(reference).join(' '));
+/**
+ * A reference as the model's training captions were cleaned (text-clean with the run's
+ * minWordLength; 2 = the tutorial's rule), then PTB-tokenized like every candidate.
+ */
+export function cleanedReferenceTokens(reference: string, rule: { minWordLength?: number } = {}): string[] {
+  // An options object, not a number, so `refs.map(cleanedReferenceTokens)` (index as 2nd argument) keeps the default.
+  return cocoTokenize(cleanWords(reference, { minWordLength: rule.minWordLength }).join(' '));
 }
 
 /** Scores x100 (2 decimals), as papers print them. */
