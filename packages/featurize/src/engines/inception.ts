@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { CaptionerError } from '@captioner/core';
 import { LAYER_GEOMETRY, type InceptionLayer } from './backbones.js';
 import { parseBrowserifyExport } from './js-literal.js';
+import { fromFloat16Bits } from '../float16.js';
 
 /** How one weight is stored (the TF.js weights-manifest entry). */
 export interface WeightSpec {
@@ -272,7 +273,7 @@ export function decodeWeights(specs: WeightSpec[], data: Uint8Array, origin = 'w
         values[k] = v * scale + min;
       }
     } else if (q?.dtype === 'float16') {
-      for (let k = 0; k < size; k++) values[k] = halfToFloat(view.getUint16(base + 2 * k, true));
+      for (let k = 0; k < size; k++) values[k] = fromFloat16Bits(view.getUint16(base + 2 * k, true));
     } else if (spec.dtype === 'float32') {
       for (let k = 0; k < size; k++) values[k] = view.getFloat32(base + 4 * k, true);
     } else if (spec.dtype === 'int32') {
@@ -285,14 +286,6 @@ export function decodeWeights(specs: WeightSpec[], data: Uint8Array, origin = 'w
   return out;
 }
 
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
-  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
-  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
-}
 
 function concatBytes(parts: Uint8Array[]): Uint8Array {
   const total = parts.reduce((n, p) => n + p.byteLength, 0);

@@ -7,6 +7,7 @@
  */
 import { ByteBuffer } from 'flatbuffers';
 import { ModelFormatError } from './padding.js';
+import { fromFloat16Bits } from '../float16.js';
 
 /** schema.fbs `TensorType`. */
 export const TFLITE_TYPES = ['float32', 'float16', 'int32', 'uint8', 'int64', 'string', 'bool', 'int16', 'complex64', 'int8'] as const;
@@ -389,7 +390,7 @@ export function dequantize(t: TfliteTensor, origin = 'model.tflite'): Float32Arr
       case 'int8':
         return view.getInt8(k);
       default:
-        return halfToFloat(view.getUint16(2 * k, true));
+        return fromFloat16Bits(view.getUint16(2 * k, true));
     }
   };
   const out = new Float32Array(n);
@@ -437,11 +438,3 @@ export function biasScaleDeviation(bias: TfliteTensor, input: TfliteTensor, weig
   return worst;
 }
 
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
-  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
-  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
-}
