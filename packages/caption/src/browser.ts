@@ -6,9 +6,10 @@
  *   const captioner = await loadBrowserCaptioner({ modelUrl: 'model/', tfliteUrl: 'mobilenet_v2.tflite' });
  *   const r = await captioner.caption(await decodeImageFile(file), { beam: 3 });
  */
-import { CaptionerError } from '@captioner/core';
+import type { z } from 'zod';
+import { CaptionerError, parseJsonText, vocabularySchema } from '@captioner/core';
 import { tf } from '@captioner/tf';
-import { MODEL_FILES, type ModelArtifacts } from '@captioner/model';
+import { MODEL_FILES, modelConfigJsonSchema, modelFeaturesSchema, modelJsonSchema, type ModelArtifacts } from '@captioner/model';
 import { float16ToFloat32, float32ToFloat16, mobileNetFromTflite, mobileNetToTfjs, resizeAndScale, type DecodedImage, type MobileNetTarget } from '@captioner/featurize/browser';
 import { featureSettingsOf, makeCaptioner, type Captioner } from './captioner.js';
 import { trainedModelFromArtifacts } from './trained.js';
@@ -29,20 +30,14 @@ async function fetchOk(url: string): Promise<Response> {
 /** Fetches a model folder's five files from `modelUrl` (ending in '/'). */
 export async function fetchModelArtifacts(modelUrl: string): Promise<ModelArtifacts> {
   const base = modelUrl.endsWith('/') ? modelUrl : `${modelUrl}/`;
-  const json = async (name: (typeof MODEL_FILES)[number]) => {
-    const text = await (await fetchOk(base + name)).text();
-    try {
-      return JSON.parse(text) as unknown;
-    } catch (err) {
-      throw new CaptionerError(`${base}${name}: not valid JSON: ${(err as Error).message}`);
-    }
-  };
+  // Parsed and validated as Node's readModelArtifacts does, so errors read the same.
+  const json = async <S extends z.ZodType>(name: (typeof MODEL_FILES)[number], schema: S) => parseJsonText(await (await fetchOk(base + name)).text(), schema, base + name);
   const [modelJson, weights, vocab, features, config] = await Promise.all([
-    json('model.json'),
+    json('model.json', modelJsonSchema),
     fetchOk(base + 'weights.bin').then((r) => r.arrayBuffer()),
-    json('vocab.json'),
-    json('features.json'),
-    json('config.json'),
+    json('vocab.json', vocabularySchema),
+    json('features.json', modelFeaturesSchema),
+    json('config.json', modelConfigJsonSchema),
   ]);
   return { modelJson, weightData: weights, vocab, features, config };
 }
@@ -60,7 +55,11 @@ export async function decodeImageFile(blob: Blob): Promise<DecodedImage> {
   ctx.drawImage(bitmap, 0, 0);
   const rgba = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
   const rgb = new Uint8Array(bitmap.width * bitmap.height * 3);
-  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) (rgb[j] = rgba[i]), (rgb[j + 1] = rgba[i + 1]), (rgb[j + 2] = rgba[i + 2]);
+  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
+    rgb[j] = rgba[i];
+    rgb[j + 1] = rgba[i + 1];
+    rgb[j + 2] = rgba[i + 2];
+  }
   const out = { data: rgb, width: bitmap.width, height: bitmap.height };
   bitmap.close();
   return out;
@@ -89,7 +88,7 @@ export async function loadBrowserCaptioner(opts: BrowserCaptionerOptions): Promi
   ]);
   const trained = trainedModelFromArtifacts(artifacts, opts.modelUrl);
   try {
-    const { settings } = featureSettingsOf(trained.model.features as Record<string, unknown>);
+    const { settings } = featureSettingsOf(trained.model.features);
     if (settings.backbone !== 'mobilenet_v2') throw new CaptionerError(`${opts.modelUrl}features.json: backbone ${settings.backbone ?? 'inception_v3'}; the browser captioner runs mobilenet_v2 models only`);
     const hash = await sha256Hex(tflite);
     if (hash !== settings.weightsHash) {

@@ -78,7 +78,10 @@ export function quantizeArtifacts(a: ModelArtifacts, where = ''): ModelArtifacts
     });
     const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
     let offset = 0;
-    for (const p of parts) (out.set(p, offset), (offset += p.length));
+    for (const p of parts) {
+      out.set(p, offset);
+      offset += p.length;
+    }
     const modelJson = {
       ...(a.modelJson as Record<string, unknown>),
       weightsManifest: [{ ...group, weights: quantized }],
@@ -112,7 +115,10 @@ export function dequantizeArtifacts(a: ModelArtifacts, where = ''): ModelArtifac
   tf.dispose(Object.values(decoded));
   const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;
-  for (const p of parts) (out.set(p, offset), (offset += p.length));
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
   const floatEntries = entries.map(({ quantization: _q, ...rest }) => ({ ...rest, dtype: 'float32' as const }));
   const modelJson = { ...(a.modelJson as Record<string, unknown>), weightsManifest: [{ ...group, weights: floatEntries }] };
   return { ...a, modelJson, weightData: out.buffer };

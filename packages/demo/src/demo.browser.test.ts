@@ -74,7 +74,11 @@ describe.skipIf(!hasChromium)('browser demo in headless Chromium', () => {
       const canvas = c as HTMLCanvasElement;
       const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
       const s = [0, 0, 0];
-      for (let i = 0; i < d.length; i += 4) (s[0] += d[i]), (s[1] += d[i + 1]), (s[2] += d[i + 2]);
+      for (let i = 0; i < d.length; i += 4) {
+        s[0] += d[i];
+        s[1] += d[i + 1];
+        s[2] += d[i + 2];
+      }
       return s;
     });
 

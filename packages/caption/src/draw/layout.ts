@@ -52,7 +52,6 @@ export function wrapText(text: string, maxWidth: number, style: TextStyle): stri
       continue;
     }
     if (line) lines.push(line);
-    line = '';
     // Break an over-long word into the largest pieces that fit.
     let rest = word;
     while (!fits(rest)) {

@@ -17,7 +17,7 @@
 import { attr, encodeModel } from '@captioner/onnx';
 import type { CaptionModelConfig } from '../model.js';
 import { parameterSpecs } from '../model.js';
-import { F32, I64, OPSET, Ops } from './ops.js';
+import { I64, OPSET, Ops } from './ops.js';
 
 export const GRAD_PREFIX = 'grad:';
 /** Output: Σ of the squared gradient entries over all parameters. */
