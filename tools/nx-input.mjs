@@ -7,29 +7,23 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 
-const SECTIONS = {
-  ingest: ['stagesDir', 'dataset', 'ingest'],
-  'text-clean': ['stagesDir', 'textClean'],
-  tokenize: ['stagesDir', 'tokenize'],
-  featurize: ['stagesDir', 'featurize'],
-  train: ['stagesDir', 'backend', 'model', 'train'],
-  evaluate: ['stagesDir', 'backend', 'evaluate'],
-  viz: ['stagesDir', 'viz'],
-};
-const READS_DATASET = new Set(['ingest', 'featurize']);
+// The stage → config sections map is core's (packages/core/src/stage-sections.json), the same
+// file the config schema takes its stage names from; read as JSON because this runs on plain Node.
+const STAGES = JSON.parse(readFileSync(new URL('../packages/core/src/stage-sections.json', import.meta.url), 'utf8'));
 
 const stage = process.argv[2];
-if (!SECTIONS[stage]) {
-  console.error(`nx-input: unknown stage "${stage}"`);
+if (!Object.hasOwn(STAGES, stage)) {
+  console.error(`nx-input: unknown stage "${stage}" (known: ${Object.keys(STAGES).join(', ')})`);
   process.exit(2);
 }
+const { sections, readsDataset } = STAGES[stage];
 const expand = (s) => s.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, n, d) => process.env[n] || d || '');
 const hash = createHash('sha256');
 const configDir = 'pipelines/configs';
 for (const file of readdirSync(configDir).filter((f) => f.endsWith('.json')).sort()) {
   const config = JSON.parse(readFileSync(join(configDir, file), 'utf8'));
-  hash.update(file + JSON.stringify(SECTIONS[stage].map((k) => [k, config[k] ?? null])));
-  if (READS_DATASET.has(stage)) {
+  hash.update(file + JSON.stringify(sections.map((k) => [k, config[k] ?? null])));
+  if (readsDataset) {
     const dir = expand(config.dataset?.dir ?? 'data/sample');
     const abs = isAbsolute(dir) ? dir : join(process.cwd(), dir);
     // Files inside the workspace are hashed by content through Nx's own file inputs; an external
