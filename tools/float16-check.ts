@@ -7,10 +7,11 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fromRoot, readArrowFile, readJson, workspaceRoot } from '@captioner/core';
+import { fromRoot, readArrowFile, readJson, workspaceRoot } from '@captioner/core/node';
 import { createFeatureExtractor, openFeatureStore, preprocessImage, type FeaturizeManifest } from '@captioner/featurize';
 import { CaptionModel, greedyDecode } from '@captioner/model';
 import { initBackend, tf } from '@captioner/tf';
+import { ingestManifestSchema } from '@captioner/ingest/contract';
 
 const { values } = parseArgs({
   options: { images: { type: 'string', default: '100' }, split: { type: 'string', default: 'test' }, stages: { type: 'string', default: 'data/stages' } },
@@ -21,7 +22,7 @@ await initBackend({});
 const store = openFeatureStore(join(stages, 'featurize'));
 const manifest = store.manifest as FeaturizeManifest;
 const ingest = readArrowFile(join(stages, 'ingest', 'captions.arrow'));
-const imagesDir = fromRoot(readJson<{ imagesDir: string }>(join(stages, 'ingest', 'manifest.json')).imagesDir, root);
+const imagesDir = fromRoot(readJson(join(stages, 'ingest', 'manifest.json'), ingestManifestSchema, 'ingest').imagesDir, root);
 const split = ingest.getChild('split')!;
 const names = ingest.getChild('image')!;
 const chosen: string[] = [];

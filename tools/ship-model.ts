@@ -22,7 +22,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpath
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CaptionerError, evaluateSchema, stageContext, withAtomicPath, workspaceRoot } from '@captioner/core';
+import { CaptionerError, evaluateSchema } from '@captioner/core';
+import { stageContext, withAtomicPath, workspaceRoot } from '@captioner/core/node';
 import { initBackend } from '@captioner/tf';
 import { isQuantized, PRETRAINED_MODEL_DIR, quantizeArtifacts, readModelArtifacts } from '@captioner/caption';
 import { runEvaluate, type EvaluateReport } from '@captioner/evaluate';

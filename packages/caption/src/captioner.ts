@@ -3,9 +3,9 @@
  * with beam search (evaluate's decode options), and caption an image through an injected
  * featurizer (Node: featurize's featurizeImage; browser: MobileNetV2 on TF.js). Browser-safe.
  */
-import { CaptionerError } from '@captioner/core';
+import { CaptionerError, type FeatureSet } from '@captioner/core';
 import { tf } from '@captioner/tf';
-import { beamSearch, greedyDecode, type DecodeResult } from '@captioner/model';
+import { beamSearch, greedyDecode, type DecodeResult, type FeatureInfo } from '@captioner/model';
 import type { TrainedModel } from './trained.js';
 
 export interface CaptionOptions {
@@ -35,22 +35,11 @@ export interface CaptionResult {
   beam: number;
 }
 
-/** The featurize settings recorded with a model (features.json), as the captioner uses them. */
-export interface FeatureSettings {
-  backbone?: string;
-  layer: string;
-  scaling: '0,1' | '-1,1';
-  dim: number;
-  locations: number;
-  grid: number[];
-  inputSize: number;
-  weightsHash: string;
-  weights?: string | null;
-  halfPixelCenters: boolean;
-  dtype: 'float16' | 'float32';
-  preprocessVersion?: number;
-  [key: string]: unknown;
-}
+/**
+ * The featurize settings recorded with a model (features.json, the model package's contract), with
+ * the featurize defaults filled in for the fields older models did not record.
+ */
+export type FeatureSettings = FeatureInfo & Pick<FeatureSet, keyof typeof FEATURE_FALLBACKS>;
 
 export interface Captioner<Input = string | Uint8Array> {
   readonly modelDir: string;
@@ -70,12 +59,12 @@ export interface Captioner<Input = string | Uint8Array> {
 }
 
 /** Settings absent from an older features.json: the featurize defaults. */
-export const FEATURE_FALLBACKS = { halfPixelCenters: false, dtype: 'float32', weights: null, preprocessVersion: 1 } as const;
+export const FEATURE_FALLBACKS = { halfPixelCenters: false, dtype: 'float32', weights: null, preprocessVersion: 1 } as const satisfies Partial<FeatureSet>;
 
 /** features.json with the defaults filled in, and the names of the fields that were absent. */
-export function featureSettingsOf(recorded: Record<string, unknown>): { settings: FeatureSettings; missing: string[] } {
+export function featureSettingsOf(recorded: FeatureInfo): { settings: FeatureSettings; missing: string[] } {
   const missing = Object.keys(FEATURE_FALLBACKS).filter((k) => !(k in recorded));
-  return { settings: { ...FEATURE_FALLBACKS, ...recorded } as unknown as FeatureSettings, missing };
+  return { settings: { ...FEATURE_FALLBACKS, ...recorded }, missing };
 }
 
 export function gridOf(settings: FeatureSettings, locations: number): [number, number] {

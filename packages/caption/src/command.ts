@@ -2,7 +2,8 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { CaptionerError, runHandler, stageContext, withCommonOptions, writeFileAtomic, type CommonArgs } from '@captioner/core';
+import { CaptionerError } from '@captioner/core';
+import { runHandler, stageContext, withCommonOptions, writeFileAtomic, type CommonArgs } from '@captioner/core/node';
 import { initBackend } from '@captioner/tf';
 import { renderAttentionFigure } from './draw/figures.js';
 import { loadCaptioner, PRETRAINED_MODEL_DIR } from './node.js';

@@ -1,10 +1,11 @@
 /** Node side: model folders on disk, the shipped pretrained model, and loadCaptioner. */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CaptionerError, log } from '@captioner/core';
-import { MODEL_FILES, type ModelArtifacts } from '@captioner/model';
-import { createFeatureExtractor, featurizeImage, type EngineName, type FeatureExtractor, type FeaturizeManifest } from '@captioner/featurize';
+import { CaptionerError } from '@captioner/core';
+import { log } from '@captioner/core/node';
+import { readModelArtifacts } from '@captioner/model';
+import { createFeatureExtractor, featurizeImage, type EngineName, type FeatureExtractor } from '@captioner/featurize';
 import { featureSettingsOf, makeCaptioner, type Captioner } from './captioner.js';
 import { trainedModelFromArtifacts, type TrainedModel } from './trained.js';
 
@@ -12,26 +13,7 @@ import { trainedModelFromArtifacts, type TrainedModel } from './trained.js';
 export const PRETRAINED_MODEL_DIR = fileURLToPath(new URL('../pretrained/flickr8k-mobilenet_v2/', import.meta.url));
 
 /** Reads a model folder's five files (weights float32 or uint8-quantized); errors name the folder or file. */
-export function readModelArtifacts(dir: string): ModelArtifacts {
-  const missing = MODEL_FILES.filter((f) => !existsSync(join(dir, f)));
-  if (missing.length > 0) throw new CaptionerError(`${dir}: not a saved model, missing ${missing.join(', ')}`);
-  const json = (name: string): unknown => {
-    const path = join(dir, name);
-    try {
-      return JSON.parse(readFileSync(path, 'utf8'));
-    } catch (err) {
-      throw new CaptionerError(`${path}: not valid JSON: ${(err as Error).message}`);
-    }
-  };
-  const bin = readFileSync(join(dir, 'weights.bin'));
-  return {
-    modelJson: json('model.json'),
-    weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
-    vocab: json('vocab.json'),
-    features: json('features.json'),
-    config: json('config.json'),
-  };
-}
+export { readModelArtifacts };
 
 /**
  * Loads `data/stages/train/model/`, the shipped model, or any folder written by CaptionModel.save
@@ -62,7 +44,7 @@ export async function loadCaptioner(modelDir: string = PRETRAINED_MODEL_DIR, opt
   const { model } = trained;
   let extractor: FeatureExtractor | undefined;
   try {
-    const { settings, missing } = featureSettingsOf(model.features as Record<string, unknown>);
+    const { settings, missing } = featureSettingsOf(model.features);
     const where = join(modelDir, 'features.json');
     if (missing.length > 0) {
       // Said once: these decide whether caption-time features equal training-time ones.
@@ -70,7 +52,7 @@ export async function loadCaptioner(modelDir: string = PRETRAINED_MODEL_DIR, opt
     }
     extractor =
       opts.extractor ??
-      (await createFeatureExtractor({ engine: opts.engine ?? 'auto', layer: settings.layer as FeaturizeManifest['layer'], weights: settings.weights ?? undefined }));
+      (await createFeatureExtractor({ engine: opts.engine ?? 'auto', layer: settings.layer, weights: settings.weights ?? undefined }));
     const { locations, featureDim } = model.config;
     if (extractor.locations !== locations || extractor.dim !== featureDim) {
       throw new CaptionerError(
@@ -88,8 +70,7 @@ export async function loadCaptioner(modelDir: string = PRETRAINED_MODEL_DIR, opt
       throw new CaptionerError(`${where}: inputSize ${settings.inputSize}, the feature network takes ${extractor.inputSize}px`);
     }
     const net = extractor;
-    const manifest = settings as unknown as FeaturizeManifest;
-    return makeCaptioner(trained, settings, (input: string | Uint8Array) => featurizeImage(input, manifest, { extractor: net }), () => {
+    return makeCaptioner(trained, settings, (input: string | Uint8Array) => featurizeImage(input, settings, { extractor: net }), () => {
       if (!opts.extractor) net.dispose();
     });
   } catch (err) {

@@ -3,12 +3,12 @@
  * length, training bookkeeping). Browser-safe: the Node loader (node.ts) reads the folder, a page
  * fetches the same five files.
  */
-import { CaptionerError } from '@captioner/core';
-import { modelFromArtifacts, type LoadedCaptionModel, type ModelArtifacts } from '@captioner/model';
+import { CaptionerError, featureSetDifferences } from '@captioner/core';
+import { modelFromArtifacts, type LoadedCaptionModel, type ModelArtifacts, type TrainingInfo } from '@captioner/model';
+import { END_TOKEN, START_TOKEN } from '@captioner/text-clean/contract';
 import { dequantizeArtifacts } from './quantize.js';
 
-export const START_TOKEN = '<sos>';
-export const END_TOKEN = '<eos>';
+export { START_TOKEN, END_TOKEN };
 
 /** A saved model plus what decoding needs from its vocabulary and config.json. */
 export interface TrainedModel {
@@ -19,7 +19,7 @@ export interface TrainedModel {
   /** Decoder steps allowed by default: the longest training caption's words + <eos> (vocab maxLength − 1). */
   defaultMaxSteps: number;
   /** Training bookkeeping from config.json (epoch, best epoch, …), when the model was exported by `train`. */
-  training: { epoch?: number; globalStep?: number; best?: { epoch: number; valLoss: number } | null } | null;
+  training: TrainingInfo | null;
   /** True when weights.bin held uint8-quantized weights (decoded to float32 on load). */
   quantized: boolean;
 }
@@ -59,7 +59,7 @@ export function trainedModelFromArtifacts(artifacts: ModelArtifacts, dir: string
     model.dispose();
     throw new CaptionerError(`${vocabPath}: field "maxLength" must be an integer >= 2, got ${JSON.stringify(model.vocab.maxLength)}`);
   }
-  const training = model.training && typeof model.training === 'object' ? (model.training as TrainedModel['training']) : null;
+  const training = model.training ?? null;
   return { dir, model, startId, endId, defaultMaxSteps: model.vocab.maxLength - 1, training, quantized: floats !== artifacts };
 }
 
@@ -74,21 +74,13 @@ export function checkpointInfo(trained: TrainedModel): { path: string; epoch: nu
   };
 }
 
-/** Settings that must agree between a model's features.json and the features it is fed. */
-const COMPARED_FEATURE_KEYS = ['layer', 'scaling', 'dim', 'locations', 'inputSize', 'weightsHash', 'grid', 'dtype', 'halfPixelCenters'] as const;
-
 /**
  * Throws when the features a model is about to see were produced differently from the ones it was
- * trained on (fields absent from either side are not compared).
+ * trained on: core's FEATURE_COMPARED_KEYS (the settings featurize hashes, and the grid geometry);
+ * fields absent from either side are not compared.
  */
-export function checkFeatureCompatibility(modelFeatures: Record<string, unknown>, store: Record<string, unknown>, modelWhere: string, storeWhere: string): void {
-  const problems: string[] = [];
-  for (const key of COMPARED_FEATURE_KEYS) {
-    if (!(key in modelFeatures) || !(key in store)) continue;
-    const a = JSON.stringify(modelFeatures[key]);
-    const b = JSON.stringify(store[key]);
-    if (a !== b) problems.push(`${key}: model ${a}, features ${b}`);
-  }
+export function checkFeatureCompatibility(modelFeatures: object, store: object, modelWhere: string, storeWhere: string): void {
+  const problems = featureSetDifferences(modelFeatures, store).map((d) => `${d.key}: model ${d.a}, features ${d.b}`);
   if (problems.length > 0) {
     throw new CaptionerError(
       `${storeWhere} does not match the features the model was trained on (${modelWhere}):\n  ${problems.join('\n  ')}\n` +

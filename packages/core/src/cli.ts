@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
-import { loadConfig, pipelineConfigSchema, type PipelineConfig } from './config.js';
+import { pipelineConfigSchema, type PipelineConfig } from './config.js';
+import { loadConfig } from './config-file.js';
 import { fromRoot, workspaceRoot } from './paths.js';
 import { CaptionerError } from './errors.js';
 

@@ -1,4 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CaptionerError } from './errors.js';
 
@@ -70,6 +69,17 @@ export type PixelScalingName = (typeof FEATURE_BACKBONES)[FeatureBackbone]['scal
 const featureBackbones = Object.keys(FEATURE_BACKBONES) as [FeatureBackbone, ...FeatureBackbone[]];
 const featureLayers = featureBackbones.flatMap((b) => FEATURE_BACKBONES[b].layers) as unknown as [FeatureLayerName, ...FeatureLayerName[]];
 /** The backbone a layer name belongs to (layer names are unique across backbones). */
+const pixelScalings = [...new Set(featureBackbones.flatMap((b) => FEATURE_BACKBONES[b].scalings))] as unknown as [PixelScalingName, ...PixelScalingName[]];
+/** The name lists behind the config enums, for the file contracts that record these settings. */
+export const FEATURE_BACKBONE_NAMES: readonly [FeatureBackbone, ...FeatureBackbone[]] = featureBackbones;
+export const FEATURE_LAYER_NAMES: readonly [FeatureLayerName, ...FeatureLayerName[]] = featureLayers;
+export const PIXEL_SCALING_NAMES: readonly [PixelScalingName, ...PixelScalingName[]] = pixelScalings;
+/** On-disk precision of feature shards. */
+export const FEATURE_DTYPES = ['float16', 'float32'] as const;
+export type FeatureDtype = (typeof FEATURE_DTYPES)[number];
+/** Where featurize, training and decoding run: onnxruntime-node, the TF.js backend, or auto. */
+export const ENGINE_NAMES = ['auto', 'onnx', 'tfjs'] as const;
+export type EngineName = (typeof ENGINE_NAMES)[number];
 export function backboneOfLayer(layer: FeatureLayerName): FeatureBackbone {
   return featureBackbones.find((b) => (FEATURE_BACKBONES[b].layers as readonly string[]).includes(layer))!;
 }
@@ -84,11 +94,11 @@ export const featurizeSchema = z
      * Pixel scaling fed to the network (null = the backbone's first): Keras InceptionV3 uses [-1,1];
      * nsfwjs was trained on [0,1] (its default); MobileNetV2 accepts only [-1,1].
      */
-    scaling: z.enum(['-1,1', '0,1']).nullable().default(null),
-    dtype: z.enum(['float16', 'float32']).default('float16'),
+    scaling: z.enum(pixelScalings).nullable().default(null),
+    dtype: z.enum(FEATURE_DTYPES).default('float16'),
     batchSize: z.number().int().min(1).default(8),
     /** Inference engine: onnx (onnxruntime-node), tfjs (current TF.js backend) or auto. */
-    engine: z.enum(['auto', 'onnx', 'tfjs']).default('auto'),
+    engine: z.enum(ENGINE_NAMES).default('auto'),
     /** A TF.js layers model folder instead of the bundled nsfwjs InceptionV3 (null = bundled). */
     weights: z.string().nullable().default(null),
     imagesPerShard: z.number().int().min(1).default(1024),
@@ -168,7 +178,7 @@ export const trainSchema = z
      * onnxruntime-node), `tfjs` (the TF.js backend), or `auto` = onnx when onnxruntime-node loads and
      * the TF.js backend is not tfjs-node (which stays on TF.js, e.g. on GPU boxes).
      */
-    engine: z.enum(['auto', 'onnx', 'tfjs']).default('auto'),
+    engine: z.enum(ENGINE_NAMES).default('auto'),
     keepLast: z.number().int().min(1).default(2),
     /** Feature-cache budget in MiB for streaming shards. */
     memoryBudgetMB: z.number().int().min(64).default(4096),
@@ -297,18 +307,4 @@ export function parseConfig(raw: unknown, source = 'config', env: NodeJS.Process
     throw new CaptionerError(`${source}: invalid configuration\n${lines.join('\n')}`);
   }
   return result.data;
-}
-
-/** Loads and validates a configuration file, applying overrides (already-nested objects) on top. */
-export function loadConfig(path: string | undefined, overrides: Record<string, unknown> = {}): PipelineConfig {
-  let raw: unknown = {};
-  if (path) {
-    if (!existsSync(path)) throw new CaptionerError(`config file not found: ${path}`);
-    try {
-      raw = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (err) {
-      throw new CaptionerError(`${path}: not valid JSON: ${(err as Error).message}`);
-    }
-  }
-  return parseConfig(deepMerge(raw, overrides), path ?? 'config');
 }

@@ -1,9 +1,18 @@
+// Browser-safe: no node:, fs, Arrow file IO, yargs or cli-progress below this entry (a test walks
+// its imports). Node plumbing (atomic writes, Arrow files, readJson, CLI, locks, logging) is
+// `@captioner/core/node`.
 export { CaptionerError } from './errors.js';
-export { tempPathFor, writeFileAtomic, writeJsonAtomic, withAtomicPath } from './atomic.js';
-export { writeArrowFile, readArrowFile, column, MAX_RECORD_BATCH_BYTES, MAX_ARROW_FILE_BYTES } from './arrow.js';
-export { workspaceRoot, fromRoot, stageDir, readJson, sharedFlickr8kDir } from './paths.js';
-export { log, progress, peakRssMiB, timer, type Progress, type ProgressOptions } from './log.js';
 export * from './config.js';
 export { seededRandom, shuffleInPlace } from './random.js';
-export { withCommonOptions, stageContext, runHandler, type CommonArgs, type StageContext } from './cli.js';
-export { acquireStageLock, withStageLock, stageLockPath, type StageLock } from './lock.js';
+export { parseWithSchema, parseJsonText, formatIssues, formatIssuePath } from './json.js';
+export {
+  featureSettingsSchema,
+  featureSetSchema,
+  featureSetOf,
+  featureSetDifferences,
+  FEATURE_SETTING_KEYS,
+  FEATURE_COMPARED_KEYS,
+  type FeatureSettings,
+  type FeatureSet,
+} from './feature-set.js';
+export { vocabularySchema, type Vocabulary } from './vocabulary.js';

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 
 /** The workspace root: nearest ancestor with nx.json (or CAPTIONER_ROOT). */
@@ -21,10 +21,6 @@ export function fromRoot(path: string, root = workspaceRoot()): string {
 /** Where a stage writes: `<dataDir>/stages/<stage>/`. */
 export function stageDir(stagesDir: string, stage: string): string {
   return join(stagesDir, stage);
-}
-
-export function readJson<T = unknown>(path: string): T {
-  return JSON.parse(readFileSync(path, 'utf8')) as T;
 }
 
 /**

@@ -8,7 +8,7 @@
  *   samples/                              a few photos to click, and samples.json
  *
  * esbuild (not vite): one call bundles the TypeScript sources of the workspace packages through
- * their `source` condition, with aliases standing in for the Node-only package entries; no dev
+ * their `source` condition, with aliases standing in for the Node-only package entries (tf, model); no dev
  * server or config file is needed for a page this size, and it is already in the workspace.
  * The folder is written under a temp name and renamed into place.
  */
@@ -17,7 +17,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import * as esbuild from 'esbuild';
-import { withAtomicPath } from '@captioner/core';
+import { withAtomicPath } from '@captioner/core/node';
 import { PRETRAINED_MODEL_DIR } from '@captioner/caption';
 
 const here = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -53,7 +53,6 @@ export async function buildDemo(out = join(here, 'dist'), opts: { quiet?: boolea
       outfile: join(tmp, 'app.js'),
       alias: {
         '@captioner/tf': join(here, 'src/shims/tf.ts'),
-        '@captioner/core': join(here, 'src/shims/core.ts'),
         '@captioner/model': join(here, 'src/shims/model.ts'),
         // The kernel patches import the umbrella package; the page only bundles its core.
         '@tensorflow/tfjs': '@tensorflow/tfjs-core',

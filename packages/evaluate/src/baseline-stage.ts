@@ -2,60 +2,18 @@
  * The evaluate stage's baseline rows: reads the training (and selection) captions, runs the two
  * baselines of baselines.ts on the evaluated images and scores them exactly like the model's captions.
  */
-import { CaptionerError, log, timer, type EvaluateConfig } from '@captioner/core';
+import { CaptionerError, type EvaluateConfig } from '@captioner/core';
+import { log, timer } from '@captioner/core/node';
 import type { FeatureStore } from '@captioner/featurize';
 import { ciderDScorer, cocoTokenize, scoreCaptions, type CaptionScores } from '@captioner/metrics';
 import { readReferences, type Split } from './references.js';
 import { chooseConstantCaption, consensusCaptionIndex, constantCandidates, nearestNeighbours, pooledFeatures, type ConstantMetric } from './baselines.js';
 import { cleanedReferenceTokens, times100 } from './scoring.js';
+import type { BaselineRow, BaselinesReport, ConstantBaselineRow, NearestNeighbourRow } from './contract.js';
 
 const STAGE = 'evaluate';
 
-export interface BaselineRow {
-  /** Corpus scores on the 0–1 scale, against the raw references (as `methods.*.scores`). */
-  scores: CaptionScores;
-  /** x100 against text-cleaned references (as `x100CleanedReferences`). */
-  x100CleanedReferences: CaptionScores;
-  stats: { bleuLengths: { candidate: number; reference: number; ratio: number }; meanWords: number; distinctRatio: number };
-  seconds: number;
-}
-
-export interface ConstantBaselineRow extends BaselineRow {
-  /** The raw training caption given for every image. */
-  caption: string;
-  selection: {
-    /** The split whose references chose the caption: val, or train when val is the evaluated split. */
-    split: Split;
-    /** What chose it: CIDEr-D for `constant`, BLEU-4 for `constantBleu4`. */
-    metric: ConstantMetric;
-    /** That metric x100 for the chosen caption on the selection split. */
-    score: number;
-    candidates: number;
-    frequent: number;
-    central: number;
-    /** How the chosen caption became a candidate, and how many training captions have its tokenized form. */
-    source: 'frequent' | 'central' | 'both';
-    trainCount: number;
-  };
-}
-
-export interface NearestNeighbourRow extends BaselineRow {
-  retrieval: {
-    pool: 'train';
-    poolImages: number;
-    pooling: 'mean over locations';
-    similarity: 'cosine';
-    captionChoice: 'consensus';
-    /** Mean cosine of each evaluated image to its neighbour. */
-    meanCosine: number;
-  };
-}
-
-export interface BaselinesReport {
-  rows: { constant?: ConstantBaselineRow; constantBleu4?: ConstantBaselineRow; nearestNeighbour?: NearestNeighbourRow };
-  /** Baselines that could not be computed (e.g. no val split) and why; the others still are. */
-  skipped: { name: string; reason: string }[];
-}
+export type { BaselineRow, ConstantBaselineRow, NearestNeighbourRow, BaselinesReport } from './contract.js';
 
 export interface BaselinesResult {
   report: BaselinesReport;

@@ -7,7 +7,8 @@
  * Times pooling and the nearest-neighbour search alone on random grids (no dataset needed).
  */
 import { parseArgs } from 'node:util';
-import { seededRandom, timer } from '@captioner/core';
+import { seededRandom } from '@captioner/core';
+import { timer } from '@captioner/core/node';
 import { openFeatureStore, type FeatureStore } from '@captioner/featurize';
 import { cocoTokenize, METRIC_NAMES, scoreCaptions, type CaptionScores } from '@captioner/metrics';
 import { initBackend, tf, type BackendChoice } from '@captioner/tf';

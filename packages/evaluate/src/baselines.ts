@@ -10,6 +10,7 @@ import { CaptionerError } from '@captioner/core';
 import type { FeatureStore } from '@captioner/featurize';
 import { bleuScorer, ciderDScorer, cocoTokenize, corpusBleuFromStats, type CaptionScores, type CiderVector } from '@captioner/metrics';
 import { tf } from '@captioner/tf';
+import type { BaselineWarning } from './contract.js';
 
 // ------------------------------------------------------------------ constant caption
 
@@ -240,19 +241,7 @@ export function consensusCaptionIndex(captions: readonly string[][], scorer: { s
 
 // ------------------------------------------------------------------ warnings
 
-export interface BaselineWarning {
-  /** The decoding row (`greedy`, `beam`). */
-  row: string;
-  metric: 'CIDEr-D' | 'BLEU-4';
-  /** The row's score, x100. */
-  value: number;
-  /** The baseline that is not clearly beaten and its score, x100. */
-  baseline: string;
-  baselineValue: number;
-  /** What the row needed: baselineValue + margin for CIDEr-D, baselineValue for BLEU-4. */
-  required: number;
-  message: string;
-}
+export type { BaselineWarning } from './contract.js';
 
 /**
  * A decoding row clearly beats the baselines when its CIDEr-D (x100) is at least `marginCiderD`

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CaptionerError } from '@captioner/core';
 import { openFeatureStore } from '@captioner/featurize';
 import { loadCaptioner } from './captioner.js';
-import { attentionPngPath, expandImageArguments } from './commands.js';
+import { attentionPngPath, expandImageArguments } from '@captioner/caption';
 import { createTinyPipeline, LOCATIONS, quadrantExtractor, type TinyPipeline } from './pipeline.fixture.js';
 
 let p: TinyPipeline;

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { runHandler, stageContext, withCommonOptions, withStageLock, type CommonArgs } from '@captioner/core';
+import { runHandler, stageContext, withCommonOptions, withStageLock, type CommonArgs } from '@captioner/core/node';
 import { initBackend } from '@captioner/tf';
 import { runEvaluate } from './evaluate.js';
 

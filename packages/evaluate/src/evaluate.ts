@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { CaptionerError, log, peakRssMiB, progress, timer, withAtomicPath, writeArrowFile, type EvaluateConfig } from '@captioner/core';
+import { CaptionerError, type EvaluateConfig } from '@captioner/core';
+import { log, peakRssMiB, progress, timer, withAtomicPath, writeArrowFile } from '@captioner/core/node';
 import { tf } from '@captioner/tf';
 import { beamSearch, greedyDecode, type DecodeResult } from '@captioner/model';
 import { openFeatureStore, type FeatureStore } from '@captioner/featurize';
@@ -9,8 +10,9 @@ import { readReferences } from './references.js';
 import { cleanedReferenceTokens, times100 } from './scoring.js';
 
 export { cleanedReferenceTokens } from './scoring.js';
-import { runBaselines, type BaselinesReport } from './baseline-stage.js';
-import { baselineWarnings, type BaselineWarning } from './baselines.js';
+import { runBaselines } from './baseline-stage.js';
+import { METRICS_FILE, PREDICTIONS_JSONL_FILE, type EvaluateReport, type MethodReport } from './contract.js';
+import { baselineWarnings } from './baselines.js';
 import { predictionsJsonl, predictionsTable, round, type DecodingMethod, type PredictionRow } from './outputs.js';
 import { checkFeatureCompatibility, checkpointInfo, loadTrainedModel, type TrainedModel } from './trained-model.js';
 
@@ -32,54 +34,7 @@ export interface RunEvaluateOptions {
   progressIntervalMs?: number;
 }
 
-export interface MethodReport {
-  decoding: { method: DecodingMethod; beam?: number; lengthPenalty?: number; noRepeatNgram: number; maxSteps: number };
-  /** Corpus scores on the 0–1 scale (CIDEr-D as pycocoevalcap returns it: 1.0 = "100" in papers). */
-  scores: CaptionScores;
-  stats: {
-    bleuLengths: { candidate: number; reference: number; ratio: number };
-    /** Mean generated words per caption. */
-    meanWords: number;
-    /** Captions that hit the length cap (maxSteps) without producing <eos>. */
-    unfinished: number;
-    /** unfinished / images: the share of captions cut by the length cap (looping captions end here). */
-    capHitShare: number;
-    /** Distinct captions / images: low values mean the model says the same thing for everything. */
-    distinctRatio: number;
-    decodeSeconds: number;
-    imagesPerSecond: number;
-  };
-}
-
-export interface EvaluateReport {
-  split: string;
-  images: number;
-  /** Split images left out: featurize failed on them / they are not in the feature store / over `limit`. */
-  skipped: { failed: string[]; absent: string[]; overLimit: number };
-  scale: '0-1';
-  checkpoint: ReturnType<typeof checkpointInfo>;
-  model: { vocabSize: number; locations: number; featureDim: number; embeddingDim: number; units: number; attentionUnits: number };
-  methods: Record<DecodingMethod, MethodReport>;
-  /** The same scores x100, as papers print them (2 decimals). */
-  x100: Record<DecodingMethod, CaptionScores>;
-  /**
-   * x100 scores against references cleaned the way training captions are (text-clean: no one-letter
-   * words such as "a", no punctuation). The model can never say "a", so this shows what the dropped
-   * articles cost; it is not comparable to published numbers, which use the raw references (`x100`).
-   */
-  x100CleanedReferences: Record<DecodingMethod, CaptionScores>;
-  /** The trivial baselines on the same images and scorer (null when `evaluate.baselines` is false). */
-  baselines: BaselinesReport | null;
-  /** Baseline scores x100, next to `x100`'s decoding rows. */
-  x100Baselines: Record<string, CaptionScores>;
-  /** Decoding rows that do not clearly beat the baselines (see `baselineWarnings`); empty when they all do. */
-  warnings: BaselineWarning[];
-  metricNotes: Record<string, string>;
-  backend: string;
-  seconds: number;
-  peakRssMiB: number;
-  createdAt: string;
-}
+export type { MethodReport, EvaluateReport } from './contract.js';
 
 export const METRIC_NOTES: Record<string, string> = {
   tokenization: 'references and predictions lowercased and PTB-tokenized with punctuation tokens removed, as pycocoevalcap PTBTokenizer',
@@ -272,8 +227,8 @@ export async function runEvaluate(opts: RunEvaluateOptions): Promise<EvaluateRep
       // All three files appear together: the folder is built under a temp name and renamed into place.
       await withAtomicPath(opts.outDir, (tmp) => {
         writeArrowFile(join(tmp, 'predictions.arrow'), table);
-        writeFileSync(join(tmp, 'predictions.jsonl'), predictionsJsonl(rows, baselines?.perImage));
-        writeFileSync(join(tmp, 'metrics.json'), JSON.stringify(report, null, 2) + '\n');
+        writeFileSync(join(tmp, PREDICTIONS_JSONL_FILE), predictionsJsonl(rows, baselines?.perImage));
+        writeFileSync(join(tmp, METRICS_FILE), JSON.stringify(report, null, 2) + '\n');
       });
       for (const line of resultsTable(report)) log(STAGE, line);
       for (const w of warnings) log(STAGE, `warning: ${w.message}`);

@@ -15,6 +15,7 @@ export {
   type BaselineWarning,
 } from './baselines.js';
 export { runBaselines, type BaselinesReport, type BaselineRow, type ConstantBaselineRow, type NearestNeighbourRow } from './baseline-stage.js';
+export { evaluateReportSchema, predictionLineSchema, METRICS_FILE, PREDICTIONS_JSONL_FILE, type PredictionLine } from './contract.js';
 export { readReferences, type Split } from './references.js';
 export { predictionsTable, predictionsJsonl, PREDICTIONS_SCHEMA_VERSION, type PredictionRow, type DecodingMethod } from './outputs.js';
 export { loadTrainedModel, checkFeatureCompatibility, checkpointInfo, type TrainedModel } from './trained-model.js';

@@ -1,7 +1,9 @@
 import { Float32, Int32, makeVector, RecordBatch, Schema, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { numberListVector, utf8ListVector } from './arrow-columns.js';
 
-export type DecodingMethod = 'greedy' | 'beam';
+import type { DecodingMethod, PredictionLine } from './contract.js';
+
+export type { DecodingMethod };
 
 /** One decoded caption of one image, as stored in predictions.arrow. */
 export interface PredictionRow {
@@ -54,7 +56,7 @@ export function predictionsTable(rows: readonly PredictionRow[], meta: { locatio
 
 /** predictions.jsonl: one readable line per image with both methods side by side (plus `extra` fields per image, e.g. baselines). */
 export function predictionsJsonl(rows: readonly PredictionRow[], extra?: ReadonlyMap<string, Record<string, unknown>>): string {
-  const byImage = new Map<string, { image: string; split: string; references: string[]; [method: string]: unknown }>();
+  const byImage = new Map<string, PredictionLine>();
   for (const r of rows) {
     let entry = byImage.get(r.image);
     if (!entry) byImage.set(r.image, (entry = { image: r.image, split: r.split, references: r.references }));

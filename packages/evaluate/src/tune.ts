@@ -5,7 +5,8 @@
  * is refused: it is only ever reported, never used to choose.
  */
 import { join } from 'node:path';
-import { CaptionerError, log, timer, writeJsonAtomic } from '@captioner/core';
+import { CaptionerError } from '@captioner/core';
+import { log, timer, writeJsonAtomic } from '@captioner/core/node';
 import { tf } from '@captioner/tf';
 import { beamSearch, greedyDecode, type DecodeResult } from '@captioner/model';
 import { openFeatureStore } from '@captioner/featurize';

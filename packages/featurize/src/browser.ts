@@ -14,3 +14,4 @@ export { mobileNetToTfjs, type MobileNetTfjs } from './engines/mobilenet-tfjs.js
 export { ModelFormatError } from './engines/padding.js';
 export { resizeAndScale, type DecodedImage, type PreprocessOptions } from './resize.js';
 export { float32ToFloat16, float16ToFloat32 } from './float16.js';
+export { featurizeManifestSchema, MANIFEST_FILE, MANIFEST_VERSION, type FeaturizeManifest, type ShardEntry, type FailedImage } from './contract.js';

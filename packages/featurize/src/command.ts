@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { runHandler, stageContext, withCommonOptions, withStageLock, type CommonArgs } from '@captioner/core';
+import { runHandler, stageContext, withCommonOptions, withStageLock, type CommonArgs } from '@captioner/core/node';
 import { initBackend } from '@captioner/tf';
 import { onnxRuntimeAvailable } from './engines/index.js';
 import { runFeaturize } from './stage.js';

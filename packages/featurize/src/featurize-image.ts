@@ -3,11 +3,10 @@
  * manifest's input size, scaling, resize grid, layer and weights (checked by hash), and the same
  * float16 rounding when the shards are float16. Used by the caption-any-image API.
  */
-import { CaptionerError } from '@captioner/core';
+import { CaptionerError, type FeatureSet } from '@captioner/core';
 import type { FeatureExtractor } from './extractor.js';
 import { createFeatureExtractor, type EngineName } from './engines/index.js';
 import { float16ToFloat32, float32ToFloat16 } from './float16.js';
-import type { FeaturizeManifest } from './manifest.js';
 import { preprocessImage } from './preprocess.js';
 
 export interface FeaturizeImageOptions {
@@ -17,10 +16,17 @@ export interface FeaturizeImageOptions {
   extractor?: FeatureExtractor;
 }
 
+/**
+ * The feature-set fields an image is featurized by: a featurize manifest, or a model's features.json
+ * (which may predate `backbone`: the layer names it).
+ */
+export type ImageFeatureSettings = Pick<FeatureSet, 'layer' | 'weights' | 'weightsHash' | 'inputSize' | 'locations' | 'dim' | 'scaling' | 'halfPixelCenters' | 'dtype'> &
+  Partial<Pick<FeatureSet, 'backbone'>>;
+
 /** Built extractors by engine/backbone/layer/weights, kept for the process lifetime (loading one takes seconds). */
 const extractors = new Map<string, Promise<FeatureExtractor>>();
 
-function extractorFor(manifest: FeaturizeManifest, engine: EngineName): Promise<FeatureExtractor> {
+function extractorFor(manifest: ImageFeatureSettings, engine: EngineName): Promise<FeatureExtractor> {
   const key = JSON.stringify([engine, manifest.backbone, manifest.layer, manifest.weights]);
   let p = extractors.get(key);
   if (!p) {
@@ -42,11 +48,11 @@ export async function disposeFeaturizeImageCache(): Promise<void> {
  * One image (path or encoded bytes) → float32 grid (locations x dim). Bad images throw
  * ImageDecodeError; an extractor whose weights differ from the manifest's throws CaptionerError.
  */
-export async function featurizeImage(input: string | Uint8Array, manifest: FeaturizeManifest, opts: FeaturizeImageOptions = {}): Promise<Float32Array> {
+export async function featurizeImage(input: string | Uint8Array, manifest: ImageFeatureSettings, opts: FeaturizeImageOptions = {}): Promise<Float32Array> {
   const extractor = opts.extractor ?? (await extractorFor(manifest, opts.engine ?? 'auto'));
   if (extractor.weightsHash !== manifest.weightsHash) {
     throw new CaptionerError(
-      `featurizeImage: network weights ${extractor.weightsHash.slice(0, 12)}… differ from the ones the features were computed with (${manifest.weightsHash.slice(0, 12)}…, ${manifest.weights ?? `bundled ${manifest.backbone}`})`,
+      `featurizeImage: network weights ${extractor.weightsHash.slice(0, 12)}… differ from the ones the features were computed with (${manifest.weightsHash.slice(0, 12)}…, ${manifest.weights ?? `bundled ${manifest.backbone ?? 'inception_v3'}`})`,
     );
   }
   if (extractor.inputSize !== manifest.inputSize || extractor.locations !== manifest.locations || extractor.dim !== manifest.dim) {

@@ -46,4 +46,5 @@ export {
   type ShardEntry,
   type FailedImage,
 } from './manifest.js';
+export { featurizeManifestSchema, MANIFEST_VERSION } from './contract.js';
 export { featurizeCommand } from './command.js';

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MAX_RECORD_BATCH_BYTES } from '@captioner/core';
+import { MAX_RECORD_BATCH_BYTES } from '@captioner/core/node';
 import { float16ToFloat32, float32ToFloat16 } from './float16.js';
 import { estimatedRowBytes, loadShard, shardRow, shardSizing, ShardSetWriter } from './shards.js';
 

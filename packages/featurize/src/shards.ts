@@ -22,7 +22,8 @@ import {
   tableFromIPC,
   vectorFromArray,
 } from 'apache-arrow';
-import { CaptionerError, MAX_ARROW_FILE_BYTES, MAX_RECORD_BATCH_BYTES, tempPathFor } from '@captioner/core';
+import { CaptionerError } from '@captioner/core';
+import { MAX_ARROW_FILE_BYTES, MAX_RECORD_BATCH_BYTES, tempPathFor } from '@captioner/core/node';
 import { float32ToFloat16 } from './float16.js';
 import type { FeatureDtype, ShardEntry } from './manifest.js';
 

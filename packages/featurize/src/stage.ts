@@ -12,23 +12,12 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  CaptionerError,
-  column,
-  FEATURE_BACKBONES,
-  fromRoot,
-  log as coreLog,
-  peakRssMiB,
-  progress,
-  readArrowFile,
-  readJson,
-  timer,
-  writeJsonAtomic,
-  type FeaturizeConfig,
-} from '@captioner/core';
+import { CaptionerError, FEATURE_BACKBONES, type FeaturizeConfig } from '@captioner/core';
+import { column, fromRoot, log as coreLog, peakRssMiB, progress, readArrowFile, readJson, timer, writeJsonAtomic } from '@captioner/core/node';
 import type { FeatureExtractor } from './extractor.js';
 import { createFeatureExtractor } from './engines/index.js';
 import { backboneFor } from './engines/extractor-base.js';
+import { INGEST_MANIFEST_FILE, ingestManifestSchema } from '@captioner/ingest/contract';
 import {
   MANIFEST_FILE,
   MANIFEST_VERSION,
@@ -59,10 +48,6 @@ export interface RunFeaturizeOptions {
   extractor?: FeatureExtractor;
   /** Plain progress lines every this many ms (default: bar on a TTY, 10 s lines otherwise). */
   progressIntervalMs?: number;
-}
-
-interface IngestManifest {
-  imagesDir: string;
 }
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -104,15 +89,8 @@ function readImageList(ingestDir: string): string[] {
 }
 
 function readImagesDir(ingestDir: string, root: string): string {
-  const path = join(ingestDir, 'manifest.json');
-  if (!existsSync(path)) throw new CaptionerError(`missing input ${path} (run \`captioner ingest\` first)`);
-  let manifest: IngestManifest;
-  try {
-    manifest = readJson<IngestManifest>(path);
-  } catch (err) {
-    throw new CaptionerError(`${path}: not valid JSON: ${(err as Error).message}`);
-  }
-  if (typeof manifest?.imagesDir !== 'string' || !manifest.imagesDir) throw new CaptionerError(`${path}: field "imagesDir" must be a non-empty string`);
+  const path = join(ingestDir, INGEST_MANIFEST_FILE);
+  const manifest = readJson(path, ingestManifestSchema, 'ingest');
   const dir = fromRoot(manifest.imagesDir, root);
   if (!existsSync(dir)) throw new CaptionerError(`${path}: imagesDir ${dir} does not exist`);
   return dir;

@@ -1,5 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
-import { fromRoot, runHandler, stageContext, withCommonOptions, withStageLock, type CommonArgs } from '@captioner/core';
+import { fromRoot, runHandler, stageContext, withCommonOptions, withStageLock, type CommonArgs } from '@captioner/core/node';
 import { runIngest } from './ingest.js';
 import { downloadKaggleDataset, KAGGLE_DATASET } from './download.js';
 

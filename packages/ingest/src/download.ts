@@ -4,7 +4,8 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import yauzl from 'yauzl';
-import { CaptionerError, log, tempPathFor } from '@captioner/core';
+import { CaptionerError } from '@captioner/core';
+import { log, tempPathFor } from '@captioner/core/node';
 
 export const KAGGLE_DATASET = 'adityajn105/flickr8k';
 

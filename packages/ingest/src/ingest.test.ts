@@ -2,7 +2,8 @@ import { mkdtempSync, mkdirSync, readdirSync, writeFileSync, existsSync, readFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ingestSchema, readArrowFile, type IngestConfig } from '@captioner/core';
+import { ingestSchema, type IngestConfig } from '@captioner/core';
+import { readArrowFile } from '@captioner/core/node';
 import { ingest, isSafeImageName, runIngest, splitByImage } from './ingest.js';
 
 const config: IngestConfig = ingestSchema.parse({});

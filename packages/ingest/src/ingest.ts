@@ -1,18 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep, join } from 'node:path';
 import { makeVector, Table, Utf8, vectorFromArray } from 'apache-arrow';
-import {
-  CaptionerError,
-  log,
-  seededRandom,
-  shuffleInPlace,
-  timer,
-  writeArrowFile,
-  writeJsonAtomic,
-  type IngestConfig,
-} from '@captioner/core';
+import { CaptionerError, seededRandom, shuffleInPlace, type IngestConfig } from '@captioner/core';
+import { log, timer, writeArrowFile, writeJsonAtomic } from '@captioner/core/node';
 import { detectLayout, type DatasetLayout, type LayoutKind } from './layout.js';
 import { readKaggleCaptions, readTokenCaptions, type RawCaption } from './read-captions.js';
+import { INGEST_MANIFEST_FILE, type IngestManifest } from './contract.js';
 
 export type Split = 'train' | 'val' | 'test' | 'none';
 
@@ -211,13 +204,14 @@ export function runIngest(opts: RunIngestOptions): IngestReport {
   if (rows.length === 0) throw new CaptionerError(`${layout.captionsFile}: no usable captions (see the counts above)`);
   writeArrowFile(join(opts.outDir, 'captions.arrow'), captionsTable(rows));
   writeJsonAtomic(join(opts.outDir, 'report.json'), report);
-  writeJsonAtomic(join(opts.outDir, 'manifest.json'), {
+  const manifest: IngestManifest = {
     imagesDir: portablePath(layout.imagesDir, opts.root),
     layout: layout.kind,
     splitSource: report.splitSource,
     captions: report.captions,
     images: report.images,
-  });
+  };
+  writeJsonAtomic(join(opts.outDir, INGEST_MANIFEST_FILE), manifest);
   const d = report.dropped;
   log('ingest', `${report.captions} captions, ${report.images} images (${layout.kind} layout, ${report.splitSource} split)`);
   log('ingest', `split images: train ${report.splits.train.images}, val ${report.splits.val.images}, test ${report.splits.test.images}, none ${report.splits.none.images}`);

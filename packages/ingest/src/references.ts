@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { CaptionerError, column, readArrowFile } from '@captioner/core';
+import { CaptionerError } from '@captioner/core';
+import { column, readArrowFile } from '@captioner/core/node';
 
 /** A split with reference captions (ingest's 'none' rows have no split). */
 export type ReferenceSplit = 'train' | 'val' | 'test';

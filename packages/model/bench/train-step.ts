@@ -20,7 +20,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { tf, initBackend } from '@captioner/tf';
-import { peakRssMiB, seededRandom } from '@captioner/core';
+import { seededRandom } from '@captioner/core';
+import { peakRssMiB } from '@captioner/core/node';
 import { CaptionModel, greedyDecode, loadNative, nativeStepEngine, NativeTrainer, referenceLoss, tfjsStepEngine, trainStep, type NativeRuntime } from '../src/index.js';
 import { profilePhases } from '../src/profile.js';
 

@@ -1,6 +1,6 @@
 /**
  * The saved-model format, without file-system access so browsers can use it (fetch the files, then
- * `modelFromArtifacts`). A model folder holds:
+ * `modelFromArtifacts`). Each file's schema is in contract.ts. A model folder holds:
  *
  *   model.json     { format, generatedBy, modelTopology: { className, config, gru, parameters },
  *                    weightsManifest: [{ paths: ["weights.bin"], weights: [{ name, shape, dtype }] }] }
@@ -11,33 +11,20 @@
  *   config.json    { model: CaptionModelConfig, training?: {…} }
  */
 import { tf } from '@captioner/tf';
-import { CaptionerError } from '@captioner/core';
-import { CaptionModel, parameterSpecs, type CaptionModelConfig } from './model.js';
+import { CaptionerError, parseWithSchema } from '@captioner/core';
+import { CaptionModel, parameterSpecs } from './model.js';
+import {
+  modelConfigJsonSchema,
+  modelFeaturesSchema,
+  modelJsonSchema,
+  vocabularySchema,
+  MODEL_FORMAT,
+  type FeatureInfo,
+  type TrainingInfo,
+  type Vocabulary,
+} from './contract.js';
 
-export const MODEL_FORMAT = 'captioner-show-attend-tell/1';
-export const MODEL_FILES = ['model.json', 'weights.bin', 'vocab.json', 'features.json', 'config.json'] as const;
-
-export interface Vocabulary {
-  numWords: number;
-  vocabSize: number;
-  oovToken: string;
-  padToken: string;
-  maxLength: number;
-  wordIndex: Record<string, number>;
-  [key: string]: unknown;
-}
-
-/** The featurize manifest fields a model depends on. */
-export interface FeatureInfo {
-  layer: string;
-  scaling: string;
-  dim: number;
-  locations: number;
-  grid: number[];
-  inputSize: number;
-  weightsHash: string;
-  [key: string]: unknown;
-}
+export { MODEL_FORMAT, MODEL_FILES, type FeatureInfo, type Vocabulary, type TrainingInfo } from './contract.js';
 
 export interface SaveExtras {
   vocab: object;
@@ -57,36 +44,15 @@ export interface ModelArtifacts {
 export type LoadedCaptionModel = CaptionModel & {
   vocab: Vocabulary;
   features: FeatureInfo;
-  training?: unknown;
+  training?: TrainingInfo;
   /** id → word, from vocab.wordIndex (ids ≥ vocabSize never occur). */
   words: string[];
 };
 
-/**
- * What a captioner needs to featurize a new image exactly as the training features were made:
- * the network cut, pixel scaling, resize grid mode, alpha handling, on-disk precision (caption-time
- * features are rounded the same way) and the preprocessing version.
- */
-const FEATURE_KEYS = [
-  'backbone',
-  'layer',
-  'scaling',
-  'dim',
-  'locations',
-  'grid',
-  'inputSize',
-  'weightsHash',
-  'weights',
-  'halfPixelCenters',
-  'alpha',
-  'dtype',
-  'preprocessVersion',
-] as const;
-
 export async function encodeModelArtifacts(model: CaptionModel, extras: SaveExtras): Promise<ModelArtifacts> {
   const { data, specs } = await tf.io.encodeWeights(model.namedWeights());
-  const given = extras.features as Record<string, unknown>;
-  const features = Object.fromEntries(FEATURE_KEYS.filter((k) => given[k] !== undefined).map((k) => [k, given[k]]));
+  // The feature-set fields only (a featurize manifest's shards, counts, … are dropped).
+  const features = parseWithSchema(extras.features, modelFeaturesSchema, 'features.json');
   return {
     modelJson: {
       format: MODEL_FORMAT,
@@ -111,23 +77,12 @@ function fail(file: string, message: string): never {
   throw new CaptionerError(`${file}: ${message}`);
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return !!v && typeof v === 'object' && !Array.isArray(v);
-}
-
 /** Validates the artifacts and builds the model; errors name the offending file (prefixed by `where`). */
 export function modelFromArtifacts(a: ModelArtifacts, where = ''): LoadedCaptionModel {
   const file = (name: string) => `${where}${name}`;
-  const mj = a.modelJson;
-  if (!isObject(mj) || mj.format !== MODEL_FORMAT) fail(file('model.json'), `not a captioner model (format must be "${MODEL_FORMAT}")`);
-  const topology = mj.modelTopology;
-  if (!isObject(topology) || !isObject(topology.config)) fail(file('model.json'), 'missing modelTopology.config');
-  const config = topology.config as unknown as CaptionModelConfig;
-  const manifest = mj.weightsManifest;
-  if (!Array.isArray(manifest) || manifest.length !== 1 || !isObject(manifest[0]) || !Array.isArray(manifest[0].weights)) {
-    fail(file('model.json'), 'weightsManifest must hold one group of weights');
-  }
-  const specs = (manifest[0] as { weights: tf.io.WeightsManifestEntry[] }).weights;
+  const mj = parseWithSchema(a.modelJson, modelJsonSchema, file('model.json'));
+  const config = mj.modelTopology.config;
+  const specs = mj.weightsManifest[0].weights as tf.io.WeightsManifestEntry[];
   let expected;
   try {
     expected = parameterSpecs(config);
@@ -149,21 +104,16 @@ export function modelFromArtifacts(a: ModelArtifacts, where = ''): LoadedCaption
     fail(file('weights.bin'), `has ${a.weightData.byteLength} bytes, model.json describes ${bytes}`);
   }
 
-  const vocab = a.vocab;
-  if (!isObject(vocab) || !isObject(vocab.wordIndex) || typeof vocab.vocabSize !== 'number') {
-    fail(file('vocab.json'), 'must be a tokenize vocabulary with wordIndex and vocabSize');
-  }
+  const vocab = parseWithSchema(a.vocab, vocabularySchema, file('vocab.json'));
   if (vocab.vocabSize !== config.vocabSize) {
     fail(file('vocab.json'), `vocabSize ${vocab.vocabSize} does not match the model's ${config.vocabSize}`);
   }
-  const features = a.features;
-  if (!isObject(features)) fail(file('features.json'), 'must be an object');
+  const features = parseWithSchema(a.features, modelFeaturesSchema, file('features.json'));
   if (features.dim !== config.featureDim) fail(file('features.json'), `dim ${features.dim} does not match the model's featureDim ${config.featureDim}`);
   if (features.locations !== config.locations) {
     fail(file('features.json'), `locations ${features.locations} does not match the model's ${config.locations}`);
   }
-  const cfg = a.config;
-  if (!isObject(cfg) || !isObject(cfg.model)) fail(file('config.json'), 'missing "model" section');
+  const cfg = parseWithSchema(a.config, modelConfigJsonSchema, file('config.json'));
   for (const [k, v] of Object.entries(config)) {
     if ((cfg.model as Record<string, unknown>)[k] !== v) fail(file('config.json'), `model.${k} disagrees with model.json`);
   }
@@ -176,14 +126,14 @@ export function modelFromArtifacts(a: ModelArtifacts, where = ''): LoadedCaption
     tf.dispose(Object.values(weights));
   }
   const words: string[] = new Array(config.vocabSize).fill('');
-  words[0] = typeof vocab.padToken === 'string' ? vocab.padToken : '<pad>';
-  for (const [w, id] of Object.entries(vocab.wordIndex as Record<string, number>)) {
+  words[0] = vocab.padToken;
+  for (const [w, id] of Object.entries(vocab.wordIndex)) {
     if (id > 0 && id < config.vocabSize) words[id] = w;
   }
   return Object.assign(model, {
-    vocab: vocab as Vocabulary,
-    features: features as FeatureInfo,
-    training: isObject(cfg) ? cfg.training : undefined,
+    vocab,
+    features,
+    training: cfg.training,
     words,
   });
 }

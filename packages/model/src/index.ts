@@ -41,6 +41,17 @@ export {
   type Vocabulary,
   type FeatureInfo,
 } from './artifacts.js';
+export {
+  modelJsonSchema,
+  modelConfigJsonSchema,
+  modelFeaturesSchema,
+  captionModelConfigSchema,
+  trainingInfoSchema,
+  type ModelJson,
+  type ModelConfigJson,
+  type TrainingInfo,
+} from './contract.js';
+export { readModelArtifacts } from './io.js';
 export { referenceLoss } from './reference.js';
 
 // Node entry: decoding picks the native engine by default where it runs (engine 'auto'; browsers

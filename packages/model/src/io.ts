@@ -1,9 +1,11 @@
 /** Saving and loading model folders on disk (Node); the format itself lives in artifacts.ts. */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CaptionerError, withAtomicPath } from '@captioner/core';
+import { CaptionerError } from '@captioner/core';
+import { readJson, withAtomicPath } from '@captioner/core/node';
 import type { CaptionModel } from './model.js';
-import { encodeModelArtifacts, MODEL_FILES, modelFromArtifacts, type LoadedCaptionModel, type SaveExtras } from './artifacts.js';
+import { encodeModelArtifacts, MODEL_FILES, modelFromArtifacts, type LoadedCaptionModel, type ModelArtifacts, type SaveExtras } from './artifacts.js';
+import { modelConfigJsonSchema, modelFeaturesSchema, modelJsonSchema, vocabularySchema } from './contract.js';
 
 /** Writes the whole folder under a temp name and renames it into place: readers never see half a model. */
 export async function saveModel(dir: string, model: CaptionModel, extras: SaveExtras): Promise<void> {
@@ -19,27 +21,21 @@ export async function saveModel(dir: string, model: CaptionModel, extras: SaveEx
   });
 }
 
-export async function loadModel(dir: string): Promise<LoadedCaptionModel> {
-  if (!existsSync(dir)) throw new CaptionerError(`model folder not found: ${dir}`);
+/** A model folder's five files, each JSON file validated by its contract; errors name the folder or the file. */
+export function readModelArtifacts(dir: string): ModelArtifacts {
   const missing = MODEL_FILES.filter((f) => !existsSync(join(dir, f)));
   if (missing.length > 0) throw new CaptionerError(`${dir}: not a saved model, missing ${missing.join(', ')}`);
-  const readJsonFile = (name: string): unknown => {
-    const path = join(dir, name);
-    try {
-      return JSON.parse(readFileSync(path, 'utf8'));
-    } catch (err) {
-      throw new CaptionerError(`${path}: not valid JSON: ${(err as Error).message}`);
-    }
-  };
   const bin = readFileSync(join(dir, 'weights.bin'));
-  return modelFromArtifacts(
-    {
-      modelJson: readJsonFile('model.json'),
-      weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
-      vocab: readJsonFile('vocab.json'),
-      features: readJsonFile('features.json'),
-      config: readJsonFile('config.json'),
-    },
-    join(dir, '/'),
-  );
+  return {
+    modelJson: readJson(join(dir, 'model.json'), modelJsonSchema),
+    weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
+    vocab: readJson(join(dir, 'vocab.json'), vocabularySchema),
+    features: readJson(join(dir, 'features.json'), modelFeaturesSchema),
+    config: readJson(join(dir, 'config.json'), modelConfigJsonSchema),
+  };
+}
+
+export async function loadModel(dir: string): Promise<LoadedCaptionModel> {
+  if (!existsSync(dir)) throw new CaptionerError(`model folder not found: ${dir}`);
+  return modelFromArtifacts(readModelArtifacts(dir), join(dir, '/'));
 }

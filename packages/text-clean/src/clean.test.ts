@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeVector, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
-import { readArrowFile, writeArrowFile } from '@captioner/core';
+import { readArrowFile, writeArrowFile } from '@captioner/core/node';
 import { cleanCaption, cleanWords, runTextClean } from './clean.js';
 
 // Expected values worked out from the Python rule:

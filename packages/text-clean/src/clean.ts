@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { makeVector, Table, Utf8, vectorFromArray } from 'apache-arrow';
-import { column, log, readArrowFile, timer, writeArrowFile, writeJsonAtomic } from '@captioner/core';
+import { column, log, readArrowFile, timer, writeArrowFile, writeJsonAtomic } from '@captioner/core/node';
 
 /** Python's `string.punctuation`. */
 export const PYTHON_PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
@@ -8,8 +8,9 @@ const PUNCT = new Set(PYTHON_PUNCTUATION);
 /** Python `str.isalpha`: non-empty and every character in Unicode categories Lu, Ll, Lt, Lm, Lo. */
 const ALPHA = /^\p{L}+$/u;
 
-export const START_TOKEN = '<sos>';
-export const END_TOKEN = '<eos>';
+import { END_TOKEN, START_TOKEN } from './contract.js';
+
+export { START_TOKEN, END_TOKEN };
 
 /** The tutorial's shortest kept word: 2 letters, so "a" (14% of reference tokens) is dropped. */
 export const SEED_MIN_WORD_LENGTH = 2;

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { runHandler, stageContext, withCommonOptions, withStageLock, type CommonArgs } from '@captioner/core';
+import { runHandler, stageContext, withCommonOptions, withStageLock, type CommonArgs } from '@captioner/core/node';
 import { runTextClean } from './clean.js';
 
 export const textCleanCommand: CommandModule<object, CommonArgs> = {

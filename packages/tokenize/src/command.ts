@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { runHandler, stageContext, withCommonOptions, withStageLock, type CommonArgs } from '@captioner/core';
+import { runHandler, stageContext, withCommonOptions, withStageLock, type CommonArgs } from '@captioner/core/node';
 import { runTokenize } from './tokenize.js';
 
 export const tokenizeCommand: CommandModule<object, CommonArgs> = {

@@ -1,3 +1,4 @@
-export { KerasTokenizer, TUTORIAL_FILTERS, indexToWord, padPost, type TokenizerOptions, type VocabJson } from './tokenizer.js';
+export { KerasTokenizer, indexToWord, padPost, type TokenizerOptions, type VocabJson } from './tokenizer.js';
+export { vocabSchema, VOCAB_FILE } from './contract.js';
 export { runTokenize, fixedSizeListInt32, type TokenizeReport } from './tokenize.js';
 export { tokenizeCommand } from './command.js';

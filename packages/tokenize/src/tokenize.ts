@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Field, FixedSizeList, Int32, makeData, makeVector, Table, Utf8, vectorFromArray, type Vector } from 'apache-arrow';
-import { CaptionerError, column, log, readArrowFile, timer, writeArrowFile, writeJsonAtomic, type TokenizeConfig } from '@captioner/core';
+import { CaptionerError, type TokenizeConfig } from '@captioner/core';
+import { column, log, readArrowFile, timer, writeArrowFile, writeJsonAtomic } from '@captioner/core/node';
 import { KerasTokenizer, padPost, type VocabJson } from './tokenizer.js';
 
 export interface TokenizeReport {

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeVector, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
-import { readArrowFile, tokenizeSchema, writeArrowFile } from '@captioner/core';
+import { tokenizeSchema } from '@captioner/core';
+import { readArrowFile, writeArrowFile } from '@captioner/core/node';
 import { indexToWord, KerasTokenizer, padPost } from './tokenizer.js';
 import { runTokenize } from './tokenize.js';
 

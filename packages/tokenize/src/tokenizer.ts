@@ -7,6 +7,10 @@
  * - encoding: a word whose id ≥ numWords, or an unseen word, becomes the oov id.
  */
 
+import type { VocabJson } from './contract.js';
+
+export type { VocabJson };
+
 /** The tutorial's filters: Keras's default minus `<` and `>` (so `<sos>`/`<eos>` survive) and `'`. */
 export const TUTORIAL_FILTERS = '!"#$%&()*+.,-/:;=?@[\\]^_`{|}~ ';
 
@@ -15,21 +19,6 @@ export interface TokenizerOptions {
   oovToken?: string;
   filters?: string;
   lower?: boolean;
-}
-
-export interface VocabJson {
-  numWords: number;
-  /** Output size of the model: numWords + 1 (ids 0..numWords, as the tutorial sizes its layers). */
-  vocabSize: number;
-  oovToken: string;
-  padToken: '<pad>';
-  maxLength: number;
-  filters: string;
-  /** Full Keras-style ranking (every word seen in the fit texts), `<unk>` = 1. */
-  wordIndex: Record<string, number>;
-  wordCounts: Record<string, number>;
-  /** How the vocabulary was chosen, for reports. */
-  rule: string;
 }
 
 export class KerasTokenizer {

@@ -16,7 +16,7 @@ import { ingestCommand } from '@captioner/ingest';
 import { textCleanCommand } from '@captioner/text-clean';
 import { tokenizeCommand } from '@captioner/tokenize';
 import { featurizeCommand } from '@captioner/featurize';
-import { peakRssMiB, timer } from '@captioner/core';
+import { peakRssMiB, timer } from '@captioner/core/node';
 import { trainCommand } from '../src/command.js';
 import { readMetricsJsonl } from '../src/metrics.js';
 

@@ -1,53 +1,11 @@
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from '@captioner/tf';
-import { CaptionerError, readJson, withAtomicPath } from '@captioner/core';
+import { CaptionerError } from '@captioner/core';
+import { readJson, withAtomicPath } from '@captioner/core/node';
+import { optimizerManifestSchema, trainStateSchema, type OptimizerManifest, type TrainState } from './contract.js';
 
-/** One epoch's row of metrics.jsonl (and of the checkpoint's history). */
-export interface EpochMetrics {
-  epoch: number;
-  /** Token-weighted mean cross-entropy over the epoch's training batches. */
-  trainLoss: number;
-  /** Token-weighted mean cross-entropy over the validation split (null when it is empty). */
-  valLoss: number | null;
-  tokensPerSec: number;
-  epochSeconds: number;
-  lr: number;
-  steps: number;
-  tokens: number;
-  /** Gradient global norm (before clipping), averaged over the epoch. */
-  gradNorm: number;
-  /** `selectBy: valCIDEr` only: greedy validation captions' CIDEr-D and BLEU-4 (0–1), mean words, share capped. */
-  valCider?: number | null;
-  valBleu4?: number | null;
-  valMeanWords?: number | null;
-  valCapped?: number | null;
-}
-
-/** Everything besides weights that `--resume` needs to continue exactly where a run stopped. */
-export interface TrainState {
-  version: 1;
-  /** Epoch in progress or just finished (1-based). */
-  epoch: number;
-  /** Batches of `epoch` already trained. */
-  batchesDone: number;
-  /** Batches `epoch` has in total (a finished epoch has batchesDone === epochBatches). */
-  epochBatches: number;
-  globalStep: number;
-  seed: number;
-  /** Fingerprint of the data order inputs (batches.orderFingerprint). */
-  orderFingerprint: string;
-  /** Accumulators of the epoch in progress, so a mid-epoch resume reports the same epoch loss. */
-  partial: { lossSum: number; tokens: number; gradNormSum: number; trainSeconds: number; wallSeconds: number };
-  history: EpochMetrics[];
-  /**
-   * The selected epoch. `valLoss` is its validation loss (the criterion when selectBy is valLoss);
-   * `score` is its selectBy score (higher is better), absent in checkpoints written before selectBy.
-   */
-  best: { epoch: number; valLoss: number; by?: 'valLoss' | 'valCIDEr'; score?: number } | null;
-  epochsWithoutImprovement: number;
-  savedAt: string;
-}
+export type { EpochMetrics, TrainState } from './contract.js';
 
 export const STATE_FILE = 'state.json';
 export const MODEL_DIR = 'model';
@@ -58,19 +16,6 @@ export const BEST_DIR = 'best';
 export function checkpointName(state: Pick<TrainState, 'epoch' | 'batchesDone' | 'epochBatches'>): string {
   const e = String(state.epoch).padStart(4, '0');
   return state.batchesDone >= state.epochBatches ? `epoch-${e}` : `epoch-${e}-batch-${String(state.batchesDone).padStart(6, '0')}`;
-}
-
-interface OptimizerManifest {
-  className: string;
-  config: Record<string, unknown>;
-  /**
-   * Adam's running beta powers. tfjs' setWeights recomputes them as pow(beta, iterations + 1),
-   * which differs in the last float bits from the product accumulated step by step; restoring
-   * the saved values keeps a resumed run bit-identical to an uninterrupted one.
-   */
-  accBeta1?: number;
-  accBeta2?: number;
-  weights: { name: string; shape: number[]; dtype: 'float32' | 'int32'; offset: number; length: number }[];
 }
 
 type AdamInternals = { accBeta1?: tf.Variable; accBeta2?: tf.Variable };
@@ -106,7 +51,7 @@ export async function saveOptimizer(optimizer: tf.Optimizer, dir: string): Promi
 
 /** Restores optimizer weights saved by saveOptimizer into a freshly created optimizer of the same class. */
 export async function loadOptimizer(optimizer: tf.Optimizer, dir: string): Promise<void> {
-  const manifest = readJson<OptimizerManifest>(join(dir, OPTIMIZER_JSON));
+  const manifest = readJson(join(dir, OPTIMIZER_JSON), optimizerManifestSchema);
   if (manifest.className !== optimizer.getClassName()) {
     throw new CaptionerError(`${dir}: checkpoint optimizer is ${manifest.className}, this run uses ${optimizer.getClassName()}`);
   }
@@ -144,7 +89,7 @@ export function listCheckpoints(dir: string): CheckpointInfo[] {
     if (name === BEST_DIR || name.startsWith('.')) continue;
     const statePath = join(dir, name, STATE_FILE);
     if (!existsSync(statePath)) continue;
-    found.push({ name, path: join(dir, name), state: readJson<TrainState>(statePath) });
+    found.push({ name, path: join(dir, name), state: readJson(statePath, trainStateSchema) });
   }
   return found.sort((a, b) => a.state.globalStep - b.state.globalStep);
 }

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { workspaceRoot } from '@captioner/core';
+import { workspaceRoot } from '@captioner/core/node';
 import { listCheckpoints } from './checkpoint.js';
 import { readMetricsJsonl } from './metrics.js';
 import { writeFeatureStoreFixture, writeTokensFixture } from './test-fixtures.js';

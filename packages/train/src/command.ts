@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { log, runHandler, stageContext, withCommonOptions, withStageLock, type CommonArgs } from '@captioner/core';
+import { log, runHandler, stageContext, withCommonOptions, withStageLock, type CommonArgs } from '@captioner/core/node';
 import { initBackend } from '@captioner/tf';
 import { runTrain } from './train.js';
 

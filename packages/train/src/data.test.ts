@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Field, FixedSizeList, Int32, makeData, makeVector, Table, Utf8, vectorFromArray } from 'apache-arrow';
-import { writeArrowFile } from '@captioner/core';
+import { writeArrowFile } from '@captioner/core/node';
 import { batchWidth, gatherTokens, locateBatch, orderFingerprint, planEvalPass, planTrainEpoch, type EpochPlan } from './batches.js';
 import { buildSplit, FeatureCache, planInput, storeIndex, type SplitData } from './dataset.js';
 import { memoryStore, writeTokensFixture, type TokensFixture } from './test-fixtures.js';

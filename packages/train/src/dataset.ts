@@ -1,15 +1,11 @@
-import { CaptionerError, log } from '@captioner/core';
+import { CaptionerError, type FeatureSet } from '@captioner/core';
+import { log } from '@captioner/core/node';
+import type { FailedImage, ShardEntry } from '@captioner/featurize/contract';
 import type { PlanInput } from './batches.js';
 import type { TokenRows } from './tokens.js';
 
-/** The featurize manifest fields training uses; the rest is carried into the exported model. */
-export interface FeatureManifest {
-  locations: number;
-  dim: number;
-  shards: { file: string; rows: number; images?: string[] }[];
-  failed?: { image: string; reason: string }[];
-  [key: string]: unknown;
-}
+/** The featurize manifest fields training uses (featurize's contract): the feature set (recorded in the exported model), shards and failures. */
+export type FeatureManifest = FeatureSet & { shards: Pick<ShardEntry, 'file' | 'rows' | 'images'>[]; failed: FailedImage[] };
 
 /** What training needs from `@captioner/featurize`'s openFeatureStore. */
 export interface FeatureStoreLike {

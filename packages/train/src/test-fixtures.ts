@@ -2,7 +2,8 @@
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Field, FixedSizeList, Float32, Int32, makeData, makeVector, RecordBatch, Schema, Struct, Table, Utf8, vectorFromArray } from 'apache-arrow';
-import { seededRandom, writeArrowFile } from '@captioner/core';
+import { seededRandom } from '@captioner/core';
+import { writeArrowFile } from '@captioner/core/node';
 import { settingsHash, type FeatureSettings } from '@captioner/featurize';
 import type { FeatureStoreLike } from './dataset.js';
 
@@ -70,6 +71,19 @@ export function writeTokensFixture(
   return { images, splitOf, rows: sorted, vocabSize, maxLength };
 }
 
+/** The feature settings of the fixture stores (a valid feature set, as featurize would record it). */
+export const TEST_FEATURE_SETTINGS: FeatureSettings = {
+  backbone: 'inception_v3',
+  layer: 'mixed10',
+  scaling: '0,1',
+  dtype: 'float32',
+  inputSize: 299,
+  halfPixelCenters: false,
+  alpha: 'dropped',
+  weightsHash: 'test-weights',
+  preprocessVersion: 1,
+};
+
 /** Deterministic features per image (a function of the image name), split into shards of `perShard`. */
 export function memoryStore(
   images: string[],
@@ -86,7 +100,7 @@ export function memoryStore(
   const set = new Set(stored);
   const gets: string[] = [];
   return {
-    manifest: { locations: opts.locations, dim: opts.dim, shards, failed: [...failed].map((image) => ({ image, reason: 'test' })), backbone: 'test' },
+    manifest: { ...TEST_FEATURE_SETTINGS, grid: [1, opts.locations], locations: opts.locations, dim: opts.dim, weights: null, shards, failed: [...failed].map((image) => ({ image, reason: 'test' })) },
     images: stored,
     gets,
     has: (image) => set.has(image),
@@ -120,17 +134,7 @@ export function writeFeatureStoreFixture(
   const failed = new Set(opts.failed ?? []);
   const stored = images.filter((i) => !failed.has(i));
   const rowLength = opts.locations * opts.dim;
-  const settings: FeatureSettings = {
-    backbone: 'inception_v3',
-    layer: 'mixed10',
-    scaling: '0,1',
-    dtype: 'float32',
-    inputSize: 299,
-    halfPixelCenters: false,
-    alpha: 'dropped',
-    weightsHash: 'test-weights',
-    preprocessVersion: 1,
-  };
+  const settings = TEST_FEATURE_SETTINGS;
   const hash = settingsHash(settings);
   const item = new Field('item', new Float32(), false);
   const schema = new Schema(

@@ -1,22 +1,14 @@
 import { existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { RecordBatchReader, type Data, type FixedSizeList, type Int32 } from 'apache-arrow';
-import { CaptionerError, readJson } from '@captioner/core';
-import type { Vocabulary } from '@captioner/model';
+import { CaptionerError, vocabularySchema, type Vocabulary } from '@captioner/core';
+import { readJson } from '@captioner/core/node';
 
-/** tokenize's vocab.json as the model saves it (the whole object is passed on to model.save). */
+/** tokenize's vocab.json, the fields training relies on (the whole object is passed on to model.save). */
 export type Vocab = Vocabulary;
 
 export function readVocab(path: string): Vocab {
-  if (!existsSync(path)) throw new CaptionerError(`missing input ${path} (run \`captioner tokenize\` first)`);
-  const vocab = readJson<Partial<Vocab>>(path);
-  for (const field of ['numWords', 'vocabSize', 'maxLength'] as const) {
-    if (!Number.isInteger(vocab[field]) || (vocab[field] as number) < 1) {
-      throw new CaptionerError(`${path}: field "${field}" must be a positive integer (got ${JSON.stringify(vocab[field])})`);
-    }
-  }
-  if (!vocab.wordIndex || typeof vocab.wordIndex !== 'object') throw new CaptionerError(`${path}: missing field "wordIndex"`);
-  return vocab as Vocab;
+  return readJson(path, vocabularySchema, 'tokenize');
 }
 
 /** Token rows of one split, packed into typed arrays (the whole Flickr8k train split is ~5 MiB). */

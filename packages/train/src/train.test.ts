@@ -4,13 +4,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, type PipelineConfig } from '@captioner/core';
 import { initBackend, tf } from '@captioner/tf';
-import { listCheckpoints, type TrainState } from './checkpoint.js';
+import { listCheckpoints } from './checkpoint.js';
 import { readMetricsJsonl } from './metrics.js';
 import { memoryStore, writeReferencesFixture, writeTokensFixture, type TokensFixture } from './test-fixtures.js';
 import { parseEventFile } from './test-event-parser.js';
 import { defaultModelApi, type ModelApi } from './model-api.js';
 import { runTrain, TAGS, valImageLimit, type RunTrainOptions, type StepInfo } from './train.js';
-import { readJson } from '@captioner/core';
+import { readJson } from '@captioner/core/node';
+import { modelConfigJsonSchema, modelFeaturesSchema, vocabularySchema } from '@captioner/model/contract';
+import { trainStateSchema } from './contract.js';
 
 let root: string;
 let fixture: TokensFixture;
@@ -139,14 +141,15 @@ describe('runTrain (tiny CaptionModel, synthetic data)', () => {
     expect(byTag.get(TAGS.batchLoss)?.map((p) => p.step)).toEqual(Array.from({ length: 39 }, (_, i) => i + 1));
 
     expect(readdirSync(join(out, 'checkpoints')).sort()).toEqual(['best', 'epoch-0002', 'epoch-0003']);
-    const best = readJson<TrainState>(join(out, 'checkpoints', 'best', 'state.json'));
+    const best = readJson(join(out, 'checkpoints', 'best', 'state.json'), trainStateSchema);
     const argmin = metrics.reduce((m, x) => (x.valLoss! < m.valLoss! ? x : m));
     expect(best.epoch).toBe(argmin.epoch);
-    const saved = readJson<{ model: { vocabSize: number; locations: number; featureDim: number }; training: { best: unknown } }>(join(out, 'model', 'config.json'));
+    // The exported folder's files read back through the model package's contracts.
+    const saved = readJson(join(out, 'model', 'config.json'), modelConfigJsonSchema);
     expect(saved.model).toMatchObject({ vocabSize: 24, locations: 4, featureDim: 6 });
-    expect(saved.training.best).toEqual(result.best);
-    expect(readJson<{ vocabSize: number }>(join(out, 'model', 'vocab.json')).vocabSize).toBe(24);
-    expect(readJson<{ dim: number; locations: number }>(join(out, 'model', 'features.json'))).toMatchObject({ dim: 6, locations: 4 });
+    expect(saved.training?.best).toEqual(result.best);
+    expect(readJson(join(out, 'model', 'vocab.json'), vocabularySchema).vocabSize).toBe(24);
+    expect(readJson(join(out, 'model', 'features.json'), modelFeaturesSchema)).toMatchObject({ dim: 6, locations: 4 });
   });
 
   it('resume after a mid-epoch stop continues the same loss curve (dropout on: masks follow the global step)', async () => {
@@ -217,8 +220,8 @@ describe('runTrain (tiny CaptionModel, synthetic data)', () => {
     expect(result.history.map((m) => m.valLoss)).toEqual([3, 2, 2.5, 2.75]);
     expect(result.best).toEqual({ epoch: 2, valLoss: 2, by: 'valLoss', score: -2 });
     expect(readdirSync(join(root, 'early', 'checkpoints')).sort()).toEqual(['best', 'epoch-0004']);
-    expect(readJson<TrainState>(join(root, 'early', 'checkpoints', 'best', 'state.json')).epoch).toBe(2);
-    expect(readJson<{ training: { best: unknown } }>(join(root, 'early', 'model', 'config.json')).training.best).toEqual({ epoch: 2, valLoss: 2, by: 'valLoss', score: -2 });
+    expect(readJson(join(root, 'early', 'checkpoints', 'best', 'state.json'), trainStateSchema).epoch).toBe(2);
+    expect(readJson(join(root, 'early', 'model', 'config.json'), modelConfigJsonSchema).training?.best).toEqual({ epoch: 2, valLoss: 2, by: 'valLoss', score: -2 });
   });
 });
 

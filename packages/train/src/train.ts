@@ -1,7 +1,9 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { currentBackend, tf } from '@captioner/tf';
-import { CaptionerError, log, progress, timer, type PipelineConfig } from '@captioner/core';
+import { CaptionerError, featureSetOf, type PipelineConfig } from '@captioner/core';
+import { END_TOKEN, START_TOKEN } from '@captioner/text-clean/contract';
+import { log, progress, timer } from '@captioner/core/node';
 import {
   gatherTokens,
   locateBatch,
@@ -244,7 +246,7 @@ export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
       return id;
     };
     const images = val.images.filter((image) => references.has(image)).slice(0, cfg.selectionImages ?? undefined);
-    captionCheck = { images, references, decode: { startId: idOf('<sos>'), endId: idOf('<eos>'), maxLength: vocab.maxLength - 1, words } };
+    captionCheck = { images, references, decode: { startId: idOf(START_TOKEN), endId: idOf(END_TOKEN), maxLength: vocab.maxLength - 1, words } };
     log(STAGE, `checkpoint selection: greedy CIDEr-D on ${images.length} validation images each epoch`);
   }
 
@@ -297,8 +299,8 @@ export async function runTrain(opts: RunTrainOptions): Promise<TrainResult> {
   mkdirSync(paths.checkpoints, { recursive: true });
 
   // The featurize settings a caption-time featurizer must reproduce; run bookkeeping is left out.
-  const runFields = new Set(['shards', 'failed', 'counts', 'timeSec', 'computeSec', 'imagesPerSec', 'peakRssMiB', 'createdAt', 'engine']);
-  const featureMeta = Object.fromEntries(Object.entries(store.manifest).filter(([k]) => !runFields.has(k)));
+  // The feature set the model is trained on (features.json), not the run's shards and statistics.
+  const featureMeta = featureSetOf(store.manifest);
   const trainingMeta = () => ({
     epoch: state.epoch,
     globalStep: state.globalStep,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Field, Float32, List, Schema, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
-import { writeArrowFile } from '@captioner/core';
+import { writeArrowFile } from '@captioner/core/node';
 import { readEvalMetrics, readIngest, readPredictions, readTrainMetrics, resolveGrid } from './inputs.js';
 import { LOCATIONS, makeFixture } from '../test/fixtures.js';
 
@@ -31,7 +31,7 @@ describe('readIngest', () => {
   });
 
   it('names the missing file and the stage that makes it', () => {
-    expect(() => readIngest(tmp(), '/')).toThrow(/missing input .*manifest\.json \(run `captioner ingest` first\)/);
+    expect(() => readIngest(tmp(), '/')).toThrow(/missing input .*manifest\.json \(run `captioner ingest` or `npx nx run ingest:run` first\)/);
   });
 });
 

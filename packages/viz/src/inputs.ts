@@ -1,9 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Table } from 'apache-arrow';
 import { z } from 'zod';
-import { CaptionerError, column, fromRoot, readArrowFile } from '@captioner/core';
+import { CaptionerError, featureSetSchema } from '@captioner/core';
+import { column, fromRoot, readArrowFile, readJson, readJsonLines } from '@captioner/core/node';
 import type { Grid } from '@captioner/caption';
+import { ingestManifestSchema, INGEST_MANIFEST_FILE } from '@captioner/ingest/contract';
+import { evaluateReportSchema, methodReportSchema } from '@captioner/evaluate/contract';
+import { epochMetricsSchema } from '@captioner/train/contract';
 
 /** Captions of one image, from ingest/captions.arrow. */
 export interface ImageCaptions {
@@ -18,22 +22,9 @@ export interface IngestData {
   images: Map<string, ImageCaptions>;
 }
 
-function readJsonFile(path: string, producedBy: string): unknown {
-  if (!existsSync(path)) throw new CaptionerError(`missing input ${path} (run \`captioner ${producedBy}\` first)`);
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new CaptionerError(`${path}: not valid JSON: ${(err as Error).message}`);
-  }
-}
-
 /** ingest/captions.arrow grouped by image (captions in caption_index order) + the images folder from manifest.json. */
 export function readIngest(ingestDir: string, root: string): IngestData {
-  const manifestPath = join(ingestDir, 'manifest.json');
-  const manifest = readJsonFile(manifestPath, 'ingest') as { imagesDir?: unknown };
-  if (typeof manifest.imagesDir !== 'string' || !manifest.imagesDir) {
-    throw new CaptionerError(`${manifestPath}: field "imagesDir" must be a non-empty string`);
-  }
+  const manifest = readJson(join(ingestDir, INGEST_MANIFEST_FILE), ingestManifestSchema, 'ingest');
   const imagesDir = fromRoot(manifest.imagesDir, root);
   const path = join(ingestDir, 'captions.arrow');
   const table = readArrowFile(path, 'ingest');
@@ -146,6 +137,9 @@ export function readPredictions(path: string): Predictions {
   return { path, locations, records, methods, metadata };
 }
 
+/** The featurize manifest's or a model's features.json `grid`, the one field resolveGrid needs. */
+const gridOnlySchema = featureSetSchema.pick({ grid: true }).partial();
+
 /**
  * The attention grid [rows, cols]: the predictions' own metadata when present, else the featurize
  * manifest or the trained model's features.json, else a square root of `locations`.
@@ -169,7 +163,7 @@ export function resolveGrid(locations: number, sources: { metadata?: Map<string,
   ].filter((p): p is string => !!p);
   for (const file of files) {
     if (!existsSync(file)) continue;
-    const grid = check((readJsonFile(file, 'featurize') as { grid?: unknown }).grid, file);
+    const grid = check(readJson(file, gridOnlySchema, 'featurize').grid, file);
     if (grid) return grid;
   }
   const side = Math.round(Math.sqrt(locations));
@@ -197,34 +191,29 @@ export interface EvalMetrics {
 
 const METRIC_ORDER = ['BLEU-1', 'BLEU-2', 'BLEU-3', 'BLEU-4', 'METEOR', 'CIDEr-D', 'CIDEr', 'ROUGE-L', 'SPICE'];
 
-const methodReportSchema = z
-  .object({
-    decoding: z.object({ beam: z.number().optional() }).loose().optional(),
-    scores: z.record(z.string(), z.number()),
-    stats: z
-      .object({ meanWords: z.number().optional(), distinctRatio: z.number().optional(), unfinished: z.number().optional() })
-      .loose()
-      .optional(),
-  })
-  .loose();
-
-const evalReportSchema = z
-  .object({
-    split: z.string().optional(),
-    images: z.number().optional(),
-    scale: z.literal('0-1').optional(),
-    methods: z.record(z.string(), methodReportSchema).refine((m) => Object.keys(m).length > 0, 'no methods'),
-  })
-  .loose();
+/**
+ * The part of evaluate's metrics.json (its `evaluateReportSchema`) the report uses, tolerant of
+ * reports that lack the rest: any method names, any metrics, decoding and stats fields optional.
+ */
+const evalReportSchema = evaluateReportSchema
+  .pick({ split: true, images: true, scale: true })
+  .partial()
+  .extend({
+    methods: z
+      .record(
+        z.string(),
+        z.object({
+          decoding: methodReportSchema.shape.decoding.partial().optional(),
+          scores: z.record(z.string(), z.number()),
+          stats: methodReportSchema.shape.stats.partial().optional(),
+        }),
+      )
+      .refine((m) => Object.keys(m).length > 0, 'no methods'),
+  });
 
 /** Reads evaluate's metrics.json: `{ split, images, scale: "0-1", methods: { <method>: { decoding, scores, stats } } }`. */
 export function readEvalMetrics(path: string): EvalMetrics {
-  const parsed = evalReportSchema.safeParse(readJsonFile(path, 'evaluate'));
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new CaptionerError(`${path}: field "${issue.path.join('.') || '(top level)'}": ${issue.message}`);
-  }
-  const report = parsed.data;
+  const report = readJson(path, evalReportSchema, 'evaluate');
   const rows = Object.entries(report.methods).map(([method, m]) => ({
     method,
     label: m.decoding?.beam !== undefined && m.decoding.beam > 1 ? `${method} (k=${m.decoding.beam})` : method,
@@ -238,39 +227,14 @@ export function readEvalMetrics(path: string): EvalMetrics {
   return { columns, rows, split: report.split ?? null, images: report.images ?? null };
 }
 
-const epochSchema = z
-  .object({
-    epoch: z.number().int().min(0),
-    trainLoss: z.number(),
-    valLoss: z.number().nullable().optional(),
-    tokensPerSec: z.number().nullable().optional(),
-    epochSeconds: z.number().nullable().optional(),
-    lr: z.number().nullable().optional(),
-  })
-  .loose();
+/** train's metrics.jsonl rows (its `epochMetricsSchema`); only epoch and trainLoss are required, so older or partial logs still plot. */
+const epochSchema = epochMetricsSchema.partial().required({ epoch: true, trainLoss: true });
 
 export type EpochMetrics = z.infer<typeof epochSchema>;
 
 /** train/metrics.jsonl, one epoch per line; a resumed run's repeated epoch keeps its latest line. */
 export function readTrainMetrics(path: string): EpochMetrics[] {
-  if (!existsSync(path)) throw new CaptionerError(`missing input ${path} (run \`captioner train\` first)`);
   const byEpoch = new Map<number, EpochMetrics>();
-  readFileSync(path, 'utf8')
-    .split('\n')
-    .forEach((line, i) => {
-      if (!line.trim()) return;
-      let value: unknown;
-      try {
-        value = JSON.parse(line);
-      } catch (err) {
-        throw new CaptionerError(`${path}:${i + 1}: not valid JSON: ${(err as Error).message}`);
-      }
-      const parsed = epochSchema.safeParse(value);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw new CaptionerError(`${path}:${i + 1}: field "${issue.path.join('.') || '(line)'}": ${issue.message}`);
-      }
-      byEpoch.set(parsed.data.epoch, parsed.data);
-    });
+  for (const row of readJsonLines(path, epochSchema, 'train')) byEpoch.set(row.epoch, row);
   return [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
 }

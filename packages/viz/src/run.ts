@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { CaptionerError, log, seededRandom, shuffleInPlace, timer, writeFileAtomic, writeJsonAtomic, type VizConfig } from '@captioner/core';
+import { CaptionerError, seededRandom, shuffleInPlace, type VizConfig } from '@captioner/core';
+import { log, timer, writeFileAtomic, writeJsonAtomic } from '@captioner/core/node';
 import { renderAttentionFigure, renderDatasetSample, renderSideBySide, type Grid } from '@captioner/caption';
 import { renderVegaLiteSvg, svgToPng, trainingCurvesSpec } from './charts.js';
 import { readEvalMetrics, readIngest, readPredictions, readTrainMetrics, resolveGrid, type EpochMetrics, type EvalMetrics, type PredictionRecord } from './inputs.js';

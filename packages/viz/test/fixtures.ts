@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Field, Float32, Float64, Int32, List, Schema, Table, Utf8, makeVector, vectorFromArray, type Vector } from 'apache-arrow';
 import sharp from 'sharp';
-import { writeArrowFile } from '@captioner/core';
+import { writeArrowFile } from '@captioner/core/node';
 
 export const GRID: [number, number] = [8, 8];
 export const LOCATIONS = GRID[0] * GRID[1];

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
-import { workspaceRoot } from '@captioner/core';
+import { workspaceRoot } from '@captioner/core/node';
 import { initBackend } from '@captioner/tf';
 import type { FeatureExtractor } from '../extractor.js';
 import { preprocessImage } from '../preprocess.js';

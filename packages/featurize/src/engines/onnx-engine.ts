@@ -5,7 +5,8 @@
 import { availableParallelism } from 'node:os';
 import type { InferenceSession as OrtSession } from 'onnxruntime-node';
 import { rmSync } from 'node:fs';
-import { CaptionerError, log } from '@captioner/core';
+import { CaptionerError } from '@captioner/core';
+import { log } from '@captioner/core/node';
 import type { FeatureExtractor, FeatureExtractorOptions } from '../extractor.js';
 import { layerGeometry, type InceptionLayer, type MobileNetLayer } from './backbones.js';
 import { loadTruncatedModel } from './inception.js';

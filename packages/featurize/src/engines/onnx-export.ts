@@ -13,7 +13,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { attr, DataType, encodeModel, floatTensor, GraphBuilder, int64Tensor, type OnnxAttribute } from '@captioner/onnx';
-import { CaptionerError, workspaceRoot, writeFileAtomic } from '@captioner/core';
+import { CaptionerError } from '@captioner/core';
+import { workspaceRoot, writeFileAtomic } from '@captioner/core/node';
 import { ModelFormatError, tfPads } from './padding.js';
 import { decodeWeights, FEATURE_LAYERS, type KerasLayerConfig, type KerasModelConfig, type TruncatedModel } from './inception.js';
 
