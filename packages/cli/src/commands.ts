@@ -1,10 +1,12 @@
 import type { CommandModule } from 'yargs';
+import type { Stage } from '@captioner/core';
+import type { CommonArgs } from '@captioner/core/node';
 
 /**
  * The CLI's command table. Each stage package is imported only when its command runs (importing
  * every stage pulls in TF.js, onnxruntime, sharp… and took seconds before `--help` could answer);
  * `command` and `describe` are copied here so the top-level help needs no stage module.
- * commands.test.ts checks they match the stage packages' own command modules.
+ * commands.test.ts checks they match the stage packages' own.
  */
 export interface CommandEntry {
   /** yargs command string, as in the stage's CommandModule. */
@@ -13,37 +15,48 @@ export interface CommandEntry {
   load: () => Promise<CommandModule<object, never>>;
 }
 
+/**
+ * A pipeline stage's command, built from the `stage` its package exports (src/stage.ts). Core's Node
+ * entry is imported here too, not at the top: it pulls in zod and Arrow, which `--help` does not need.
+ */
+function fromStage<A extends CommonArgs>(load: () => Promise<{ stage: Stage<A> }>): () => Promise<CommandModule<object, never>> {
+  return async () => {
+    const [{ stageCommand }, { stage }] = await Promise.all([import('@captioner/core/node'), load()]);
+    return stageCommand(stage) as CommandModule<object, never>;
+  };
+}
+
 export const COMMANDS: readonly CommandEntry[] = [
   {
     command: 'ingest',
     describe: 'Read Flickr8k captions + images (Kaggle or original layout), split by image → captions.arrow',
-    load: async () => (await import('@captioner/ingest')).ingestCommand as CommandModule<object, never>,
+    load: fromStage(() => import('@captioner/ingest')),
   },
   {
     command: 'text-clean',
     describe: 'Lowercase, strip punctuation, keep alphabetic words (of 2+ letters by default), wrap in <sos> … <eos>',
-    load: async () => (await import('@captioner/text-clean')).textCleanCommand as CommandModule<object, never>,
+    load: fromStage(() => import('@captioner/text-clean')),
   },
   {
     command: 'tokenize',
     describe: 'Keras-style tokenizer fit on the training split → tokens.arrow + vocab.json',
-    load: async () => (await import('@captioner/tokenize')).tokenizeCommand as CommandModule<object, never>,
+    load: fromStage(() => import('@captioner/tokenize')),
   },
   {
     command: 'featurize',
     describe: 'CNN feature grid per image (InceptionV3 or MobileNetV2, featurize.backbone) → sharded Arrow',
-    load: async () => (await import('@captioner/featurize')).featurizeCommand as CommandModule<object, never>,
+    load: fromStage(() => import('@captioner/featurize')),
   },
   {
     command: 'train',
     describe: 'Train the captioner on tokenize + featurize outputs (checkpoints, TensorBoard logs, best model)',
-    load: async () => (await import('@captioner/train')).trainCommand as CommandModule<object, never>,
+    load: fromStage(() => import('@captioner/train')),
   },
   {
     command: 'evaluate',
     describe:
       'Decode a split (greedy + beam) with the trained model and score it (BLEU-1..4, CIDEr-D, ROUGE-L) → predictions.arrow, predictions.jsonl, metrics.json',
-    load: async () => (await import('@captioner/evaluate')).evaluateCommand as CommandModule<object, never>,
+    load: fromStage(() => import('@captioner/evaluate')),
   },
   {
     command: 'caption <images..>',
@@ -59,7 +72,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   {
     command: 'viz',
     describe: 'Figures (dataset sample, training curves, attention per word) as PNGs + a self-contained HTML report',
-    load: async () => (await import('@captioner/viz')).vizCommand as CommandModule<object, never>,
+    load: fromStage(() => import('@captioner/viz')),
   },
 ];
 

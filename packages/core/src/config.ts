@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CaptionerError } from './errors.js';
+import { STAGE_NAMES } from './stages.js';
 
 /**
  * The whole pipeline's configuration: one file per configuration (pipelines/configs/<name>.json),
@@ -68,7 +69,6 @@ export type FeatureLayerName = (typeof FEATURE_BACKBONES)[FeatureBackbone]['laye
 export type PixelScalingName = (typeof FEATURE_BACKBONES)[FeatureBackbone]['scalings'][number];
 const featureBackbones = Object.keys(FEATURE_BACKBONES) as [FeatureBackbone, ...FeatureBackbone[]];
 const featureLayers = featureBackbones.flatMap((b) => FEATURE_BACKBONES[b].layers) as unknown as [FeatureLayerName, ...FeatureLayerName[]];
-/** The backbone a layer name belongs to (layer names are unique across backbones). */
 const pixelScalings = [...new Set(featureBackbones.flatMap((b) => FEATURE_BACKBONES[b].scalings))] as unknown as [PixelScalingName, ...PixelScalingName[]];
 /** The name lists behind the config enums, for the file contracts that record these settings. */
 export const FEATURE_BACKBONE_NAMES: readonly [FeatureBackbone, ...FeatureBackbone[]] = featureBackbones;
@@ -80,6 +80,7 @@ export type FeatureDtype = (typeof FEATURE_DTYPES)[number];
 /** Where featurize, training and decoding run: onnxruntime-node, the TF.js backend, or auto. */
 export const ENGINE_NAMES = ['auto', 'onnx', 'tfjs'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
+/** The backbone a layer name belongs to (layer names are unique across backbones). */
 export function backboneOfLayer(layer: FeatureLayerName): FeatureBackbone {
   return featureBackbones.find((b) => (FEATURE_BACKBONES[b].layers as readonly string[]).includes(layer))!;
 }
@@ -247,7 +248,7 @@ export const pipelineConfigSchema = z
      * for several training configurations on the same features.
      */
     stageDirs: z
-      .partialRecord(z.enum(['ingest', 'text-clean', 'tokenize', 'featurize', 'train', 'evaluate', 'viz']), z.string().min(1))
+      .partialRecord(z.enum(STAGE_NAMES), z.string().min(1))
       .default({}),
     /** TF.js backend: auto picks tensorflow (tfjs-node[-gpu]) > wasm > cpu. */
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),

@@ -16,3 +16,5 @@ export {
   type FeatureSet,
 } from './feature-set.js';
 export { vocabularySchema, type Vocabulary } from './vocabulary.js';
+export { STAGE_NAMES, STAGE_CONFIG, type StageName } from './stages.js';
+export type { Stage } from './stage.js';

@@ -8,3 +8,4 @@ export { loadConfig } from './config-file.js';
 export { log, progress, peakRssMiB, timer, type Progress, type ProgressOptions } from './log.js';
 export { withCommonOptions, stageContext, runHandler, type CommonArgs, type StageContext } from './cli.js';
 export { acquireStageLock, withStageLock, stageLockPath, type StageLock } from './lock.js';
+export { stageCommand } from './stage-command.js';

@@ -12,7 +12,7 @@ import { timer } from '@captioner/core/node';
 import { openFeatureStore, type FeatureStore } from '@captioner/featurize';
 import { cocoTokenize, METRIC_NAMES, scoreCaptions, type CaptionScores } from '@captioner/metrics';
 import { initBackend, tf, type BackendChoice } from '@captioner/tf';
-import { runBaselines } from './baseline-stage.js';
+import { runBaselines } from './baseline-rows.js';
 import { chooseConstantCaption, constantCandidates, nearestNeighbours, pooledFeatures } from './baselines.js';
 import { readReferences, type Split } from './references.js';
 import { times100 } from './scoring.js';

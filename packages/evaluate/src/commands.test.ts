@@ -2,7 +2,9 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { captionCommand, evaluateCommand } from './commands.js';
+import { stageCommand } from '@captioner/core/node';
+import { captionCommand } from '@captioner/caption';
+import { stage } from './stage.js';
 import { createTinyPipeline, type TinyPipeline } from './pipeline.fixture.js';
 
 let p: TinyPipeline;
@@ -23,7 +25,7 @@ async function cli(args: string[]): Promise<{ stderr: string; exitCode: number |
     stderr += String(chunk);
     return true;
   });
-  await yargs(args).command(evaluateCommand).command(captionCommand).strictCommands().exitProcess(false).parseAsync();
+  await yargs(args).command(stageCommand(stage)).command(captionCommand).strictCommands().exitProcess(false).parseAsync();
   vi.restoreAllMocks();
   return { stderr, exitCode: process.exitCode as number | undefined };
 }

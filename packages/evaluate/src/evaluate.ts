@@ -10,7 +10,7 @@ import { readReferences } from './references.js';
 import { cleanedReferenceTokens, times100 } from './scoring.js';
 
 export { cleanedReferenceTokens } from './scoring.js';
-import { runBaselines } from './baseline-stage.js';
+import { runBaselines } from './baseline-rows.js';
 import { METRICS_FILE, PREDICTIONS_JSONL_FILE, type EvaluateReport, type MethodReport } from './contract.js';
 import { baselineWarnings } from './baselines.js';
 import { predictionsJsonl, predictionsTable, round, type DecodingMethod, type PredictionRow } from './outputs.js';

@@ -15,7 +15,7 @@ import { featurizeSchema } from '@captioner/core';
 import { timer, writeArrowFile, writeJsonAtomic, workspaceRoot } from '@captioner/core/node';
 import { initBackend } from '@captioner/tf';
 import { onnxRuntimeAvailable } from './engines/index.js';
-import { runFeaturize } from './stage.js';
+import { runFeaturize } from './featurize.js';
 
 const { values } = parseArgs({
   options: {

@@ -21,7 +21,7 @@ export {
   type MobileNetTarget,
   type MobileNetTfjs,
 } from './engines/index.js';
-export { runFeaturize, type RunFeaturizeOptions } from './stage.js';
+export { runFeaturize, type RunFeaturizeOptions } from './featurize.js';
 export { openFeatureStore, type FeatureStore, type FeatureStoreOptions } from './store.js';
 export { featurizeImage, disposeFeaturizeImageCache, type FeaturizeImageOptions } from './featurize-image.js';
 export {
@@ -47,4 +47,4 @@ export {
   type FailedImage,
 } from './manifest.js';
 export { featurizeManifestSchema, MANIFEST_VERSION } from './contract.js';
-export { featurizeCommand } from './command.js';
+export { stage } from './stage.js';

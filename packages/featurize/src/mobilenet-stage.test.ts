@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Int32, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { featurizeSchema } from '@captioner/core';
 import { workspaceRoot, writeArrowFile, writeJsonAtomic } from '@captioner/core/node';
-import { runFeaturize } from './stage.js';
+import { runFeaturize } from './featurize.js';
 import { openFeatureStore } from './store.js';
 import { settingsHash } from './manifest.js';
 import { disposeFeaturizeImageCache, featurizeImage } from './featurize-image.js';

@@ -1,12 +1,3 @@
-export {
-  cleanCaption,
-  cleanWords,
-  runTextClean,
-  PYTHON_PUNCTUATION,
-  SEED_MIN_WORD_LENGTH,
-  START_TOKEN,
-  END_TOKEN,
-  type CleanOptions,
-  type TextCleanReport,
-} from './clean.js';
-export { textCleanCommand } from './command.js';
+// README's API; the caption markers are in the contract entry (`@captioner/text-clean/contract`).
+export { cleanCaption, cleanWords, runTextClean, type CleanOptions, type TextCleanReport } from './clean.js';
+export { stage } from './stage.js';

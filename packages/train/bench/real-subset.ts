@@ -12,12 +12,12 @@ import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync
 import { join, resolve } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ingestCommand } from '@captioner/ingest';
-import { textCleanCommand } from '@captioner/text-clean';
-import { tokenizeCommand } from '@captioner/tokenize';
-import { featurizeCommand } from '@captioner/featurize';
-import { peakRssMiB, timer } from '@captioner/core/node';
-import { trainCommand } from '../src/command.js';
+import { stage as ingestStage } from '@captioner/ingest';
+import { stage as textCleanStage } from '@captioner/text-clean';
+import { stage as tokenizeStage } from '@captioner/tokenize';
+import { stage as featurizeStage } from '@captioner/featurize';
+import { peakRssMiB, stageCommand, timer } from '@captioner/core/node';
+import { stage as trainStage } from '../src/stage.js';
 import { readMetricsJsonl } from '../src/metrics.js';
 
 const args = await yargs(hideBin(process.argv))
@@ -64,11 +64,11 @@ const stages = args['skip-prep'] ? ['train'] : ['ingest', 'text-clean', 'tokeniz
 for (const stage of stages) {
   const elapsed = timer();
   await yargs([stage, '--config', configPath])
-    .command(ingestCommand)
-    .command(textCleanCommand)
-    .command(tokenizeCommand)
-    .command(featurizeCommand)
-    .command(trainCommand)
+    .command(stageCommand(ingestStage))
+    .command(stageCommand(textCleanStage))
+    .command(stageCommand(tokenizeStage))
+    .command(stageCommand(featurizeStage))
+    .command(stageCommand(trainStage))
     .strictCommands()
     .parseAsync();
   times[stage] = Math.round(elapsed() * 10) / 10;

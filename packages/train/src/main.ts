@@ -9,11 +9,12 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { trainCommand } from './command.js';
+import { stageCommand } from '@captioner/core/node';
+import { stage } from './stage.js';
 
 yargs(hideBin(process.argv))
   .scriptName('captioner')
-  .command(trainCommand)
+  .command(stageCommand(stage))
   .demandCommand(1)
   // Not .strict(): dotted config overrides (--train.epochs 3) are not declared options.
   .strictCommands()

@@ -4,7 +4,8 @@ import sharp from 'sharp';
 import yargs from 'yargs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CaptionerError, vizSchema, type VizConfig } from '@captioner/core';
-import { runViz, vizCommand } from './index.js';
+import { stageCommand } from '@captioner/core/node';
+import { runViz, stage } from './index.js';
 import { makeFixture, type Fixture } from '../test/fixtures.js';
 
 const options = (f: Fixture, config: Partial<VizConfig> = {}) => ({
@@ -105,7 +106,7 @@ describe('captioner viz', () => {
   it('runs the stage from the command line with dotted config overrides', async () => {
     const f = await makeFixture({ images: 3 });
     process.env.CAPTIONER_ROOT = f.root;
-    await yargs(['viz', '--viz.examples', '1', '--viz.colormap', 'magma']).command(vizCommand)
+    await yargs(['viz', '--viz.examples', '1', '--viz.colormap', 'magma']).command(stageCommand(stage))
       .fail((msg, err) => {
         throw err ?? new Error(msg);
       })

@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
-import { fromRoot, runHandler, stageContext, withCommonOptions, withStageLock, type CommonArgs } from '@captioner/core/node';
+import { type Stage } from '@captioner/core';
+import { fromRoot, runHandler, type CommonArgs } from '@captioner/core/node';
 import { runIngest } from './ingest.js';
 import { downloadKaggleDataset, KAGGLE_DATASET } from './download.js';
 
@@ -9,6 +10,7 @@ interface DownloadArgs {
   force: boolean;
 }
 
+/** `captioner ingest download`: fetches the dataset; no stage folder, so no lock. */
 const downloadCommand: CommandModule<object, DownloadArgs> = {
   command: 'download',
   describe: `Download Flickr8k from Kaggle (${KAGGLE_DATASET}); credentials from KAGGLE_USERNAME/KAGGLE_KEY or ~/.kaggle/kaggle.json`,
@@ -22,18 +24,17 @@ const downloadCommand: CommandModule<object, DownloadArgs> = {
   }),
 };
 
-export const ingestCommand: CommandModule<object, CommonArgs> = {
-  command: 'ingest',
+export const stage: Stage = {
+  name: 'ingest',
   describe: 'Read Flickr8k captions + images (Kaggle or original layout), split by image → captions.arrow',
-  builder: (y) => withCommonOptions(y).command(downloadCommand as CommandModule<CommonArgs, DownloadArgs>),
-  handler: runHandler(async (argv: CommonArgs) => {
-    const ctx = stageContext(argv);
-    await withStageLock(ctx.dir('ingest'), () => runIngest({
+  options: (y) => y.command(downloadCommand as CommandModule<CommonArgs, DownloadArgs>),
+  run: async (ctx) => {
+    runIngest({
       datasetDir: fromRoot(ctx.config.dataset.dir, ctx.root),
       layout: ctx.config.dataset.layout,
       config: ctx.config.ingest,
       outDir: ctx.dir('ingest'),
       root: ctx.root,
-    }));
-  }),
+    });
+  },
 };

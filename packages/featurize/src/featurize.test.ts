@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { Int32, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { featurizeSchema, type FeaturizeConfig } from '@captioner/core';
 import { writeArrowFile, writeJsonAtomic } from '@captioner/core/node';
-import { runFeaturize } from './stage.js';
+import { runFeaturize } from './featurize.js';
 import { openFeatureStore } from './store.js';
 import { preprocessImage } from './preprocess.js';
 import { float16ToFloat32, float32ToFloat16 } from './float16.js';

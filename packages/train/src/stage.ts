@@ -1,5 +1,6 @@
-import type { CommandModule } from 'yargs';
-import { log, runHandler, stageContext, withCommonOptions, withStageLock, type CommonArgs } from '@captioner/core/node';
+import type { Argv } from 'yargs';
+import { type Stage } from '@captioner/core';
+import { log, type CommonArgs } from '@captioner/core/node';
 import { initBackend } from '@captioner/tf';
 import { runTrain } from './train.js';
 
@@ -33,19 +34,22 @@ async function withStopSignals<T>(fn: (signal: AbortSignal) => Promise<T>): Prom
   }
 }
 
-export const trainCommand: CommandModule<object, CommonArgs & { resume?: boolean }> = {
-  command: 'train',
+interface TrainArgs extends CommonArgs {
+  resume: boolean;
+}
+
+export const stage: Stage<TrainArgs> = {
+  name: 'train',
   describe: 'Train the captioner on tokenize + featurize outputs (checkpoints, TensorBoard logs, best model)',
-  builder: (y) =>
-    withCommonOptions(y).option('resume', {
+  options: (y) =>
+    y.option('resume', {
       type: 'boolean',
       default: false,
       describe: 'continue from the newest checkpoint in <stagesDir>/train/checkpoints (same optimizer state and data order)',
-    }),
-  handler: runHandler(async (argv) => {
-    const ctx = stageContext(argv);
+    }) as Argv<TrainArgs>,
+  run: async (ctx, argv) => {
     await initBackend({ backend: ctx.config.backend });
-    const result = await withStageLock(ctx.dir('train'), () => withStopSignals((signal) =>
+    const result = await withStopSignals((signal) =>
       runTrain({
         config: ctx.config,
         tokenizeDir: ctx.dir('tokenize'),
@@ -55,7 +59,7 @@ export const trainCommand: CommandModule<object, CommonArgs & { resume?: boolean
         resume: argv.resume,
         signal,
       }),
-    ));
+    );
     log('train', `${result.status} after ${result.globalStep} steps${result.best ? `; best epoch ${result.best.epoch}` : ''}`);
-  }),
+  },
 };
