@@ -12,25 +12,13 @@
  */
 import { tf } from '@captioner/tf';
 import { CaptionerError, parseWithSchema } from '@captioner/core';
-import { CaptionModel, parameterSpecs } from './model.js';
-import {
-  modelConfigJsonSchema,
-  modelFeaturesSchema,
-  modelJsonSchema,
-  vocabularySchema,
-  MODEL_FORMAT,
-  type FeatureInfo,
-  type TrainingInfo,
-  type Vocabulary,
-} from './contract.js';
+import { CaptionModel, parameterSpecs, type LoadedCaptionModel, type SaveExtras } from './model.js';
+import { modelConfigJsonSchema, modelFeaturesSchema, modelJsonSchema, vocabularySchema, MODEL_FORMAT } from './contract.js';
 
 export { MODEL_FORMAT, MODEL_FILES, type FeatureInfo, type Vocabulary, type TrainingInfo } from './contract.js';
 
-export interface SaveExtras {
-  vocab: object;
-  features: object;
-  training?: object;
-}
+// Defined with the model (model.ts names them in save/load) and re-exported with the format.
+export type { LoadedCaptionModel, SaveExtras } from './model.js';
 
 export interface ModelArtifacts {
   modelJson: unknown;
@@ -39,15 +27,6 @@ export interface ModelArtifacts {
   features: unknown;
   config: unknown;
 }
-
-/** A model restored from a folder, with what it needs for inference. */
-export type LoadedCaptionModel = CaptionModel & {
-  vocab: Vocabulary;
-  features: FeatureInfo;
-  training?: TrainingInfo;
-  /** id → word, from vocab.wordIndex (ids ≥ vocabSize never occur). */
-  words: string[];
-};
 
 export async function encodeModelArtifacts(model: CaptionModel, extras: SaveExtras): Promise<ModelArtifacts> {
   const { data, specs } = await tf.io.encodeWeights(model.namedWeights());

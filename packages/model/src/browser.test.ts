@@ -75,7 +75,7 @@ import { greedyDecode } from ${JSON.stringify(join(here, 'decode.ts'))};
       // @captioner/core's main entry is browser-safe; workspace packages resolve to their sources.
       alias: { '@captioner/tf': join(root, 'tf-shim.js') },
       conditions: ['source'],
-      // io.ts (fs) is only reached by CaptionModel.save/load's dynamic import, never in the browser.
+      // model.ts imports nothing Node-only (save/load/useEngine are plugged in by index.ts, not bundled here).
       external: ['node:*'],
       nodePaths: [resolve(here, '../../../node_modules')],
       logLevel: 'silent',
@@ -93,10 +93,10 @@ import { greedyDecode } from ${JSON.stringify(join(here, 'decode.ts'))};
       });
       await page.goto('http://captioner.test/');
       await page.waitForFunction(() => typeof (window as unknown as { run?: unknown }).run === 'function');
-      const result = await page.evaluate(
-        ([f, o]) => (window as unknown as { run: (f: unknown, o: unknown) => Promise<unknown> }).run(f, o),
-        [features.arraySync(), opts] as const,
-      ) as { decoded: { tokens: number[]; words: string[] }[]; logits: number[][]; backend: string };
+      const result = (await page.evaluate(([f, o]) => (window as unknown as { run: (f: unknown, o: unknown) => Promise<unknown> }).run(f, o), [
+        features.arraySync(),
+        opts,
+      ] as const)) as { decoded: { tokens: number[]; words: string[] }[]; logits: number[][]; backend: string };
       expect(result.backend).toBe('cpu');
       expect(result.decoded.map((d) => d.tokens)).toEqual(expected.map((d) => d.tokens));
       expect(result.decoded[0].words).toEqual(expected[0].tokens.map((t) => `w${t}`));

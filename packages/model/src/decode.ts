@@ -10,6 +10,9 @@
 import { tf } from '@captioner/tf';
 import { CaptionerError, seededRandom } from '@captioner/core';
 import type { CaptionModel } from './model.js';
+import type { StepEngine } from './step-engine.js';
+
+export type { StepEngine, StepSession } from './step-engine.js';
 
 export interface DecodeResult {
   tokens: number[];
@@ -67,29 +70,6 @@ function wordsFor(model: CaptionModel, opts: DecodeOptions): (id: number) => str
 }
 
 // ---------------------------------------------------------------- the step-engine seam
-
-/**
- * What the search loops below need from a model, so the same loops run on TF.js or natively
- * (native/decode-engine.ts): encode a batch once, then one decoder step at a time.
- */
-export interface StepEngine {
-  /** 'tfjs', 'onnx', … (for logs and tests). */
-  readonly name?: string;
-  /** Starts decoding `features` [B, L, D], each image repeated `copies` times (image-major rows). */
-  start(features: tf.Tensor3D, copies: number): StepSession;
-}
-
-export interface StepSession {
-  /**
-   * One step for every row from its previous token: log-probabilities [rows·V] of
-   * softmax(logits / temperature) with <pad> (0) and <sos> excluded (−Infinity), and the attention
-   * weights [rows·L] the step used.
-   */
-  step(prevTokens: Int32Array, startId: number, temperature: number): { logProbs: Float32Array; attention: Float32Array };
-  /** Row i continues from the state of row parents[i] (beam search reordering). */
-  reorder(parents: Int32Array): void;
-  dispose(): void;
-}
 
 /** The row added to the logits before the log-softmax: −Infinity at <pad> and <sos>. */
 export function bannedTokens(vocabSize: number, startId: number): Float32Array {

@@ -3,14 +3,14 @@ export {
   DEFAULT_MODEL_DIMS,
   parameterSpecs,
   dropoutMask,
-  dropoutSeed,
   gruCell,
+  referenceLoss,
   type CaptionModelConfig,
   type StepResult,
   type LossOptions,
   type LossAndGradients,
 } from './model.js';
-export { trainStep, accumulateGradients, applyGradientSums, batchDropoutMask, type TrainStepOptions, type TrainStepResult, type GradientSums } from './train-step.js';
+export { trainStep, accumulateGradients, applyGradientSums, batchDropoutMask, dropoutSeed, type TrainStepOptions, type TrainStepResult, type GradientSums } from './train-step.js';
 export {
   greedyDecode,
   beamSearch,
@@ -52,10 +52,13 @@ export {
   type TrainingInfo,
 } from './contract.js';
 export { readModelArtifacts } from './io.js';
-export { referenceLoss } from './reference.js';
 
-// Node entry: decoding picks the native engine by default where it runs (engine 'auto'; browsers
-// bundle model.ts/decode.ts without this file and stay on TF.js).
+// Node entry: CaptionModel gets save/load/useEngine (files, onnxruntime-node), and decoding picks the
+// native engine by default where it runs (engine 'auto'); browsers bundle model.ts/decode.ts without
+// this file and stay on TF.js.
+import { registerNodeServices } from './model.js';
+import { nodeServices } from './node.js';
 import { setDefaultStepEngine as registerDefaultEngine } from './decode.js';
 import { autoNativeStepEngine as nativeDefault } from './native/decode-engine.js';
+registerNodeServices(nodeServices);
 registerDefaultEngine(nativeDefault);

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, initBackend } from '@captioner/tf';
 import { CaptionerError } from '@captioner/core';
-import { CaptionModel, dropoutMask, dropoutSeed, referenceLoss, type CaptionModelConfig, type LossOptions } from './index.js';
+import { CaptionModel, dropoutMask, dropoutSeed, type CaptionModelConfig, type LossOptions } from './index.js';
+import { captionLoss, decoderStep } from './model.js';
 
 const config: CaptionModelConfig = { vocabSize: 13, locations: 5, featureDim: 7, embeddingDim: 4, units: 6, attentionUnits: 3 };
 
@@ -16,6 +17,32 @@ function batch(seed = 1) {
   const features = tf.randomNormal([captions.length, config.locations, config.featureDim], 0, 1, 'float32', seed) as tf.Tensor3D;
   const tokens = tf.tensor2d(captions, undefined, 'int32');
   return { features, tokens };
+}
+
+/**
+ * Every weight and bias set to non-zero random values: a fresh model's biases are zero, and a zero
+ * bias hides a fast path that drops one or uses the wrong one.
+ */
+function randomizeAll(model: CaptionModel, seed: number): void {
+  model.variables.forEach((v, i) => v.assign(tf.randomUniform(v.shape, -0.5, 0.5, 'float32', seed * 100 + i)));
+}
+
+/** TF.js autodiff of the readable model (model.ts captionLoss), by parameter name: the independent oracle. */
+function oracleGradients(model: CaptionModel, features: tf.Tensor3D, tokens: tf.Tensor2D, opts: LossOptions = {}, factor = 1) {
+  const { value, grads } = tf.variableGrads(() => captionLoss(model.namedWeights(), features, tokens, opts).mul(factor) as tf.Scalar);
+  const byName = Object.fromEntries(model.variables.map((v, i) => [model.parameterNames[i], grads[v.name]]));
+  return { loss: value.dataSync()[0], grads: byName };
+}
+
+/** Relative error of every parameter's gradient against the oracle's (which must not vanish). */
+function expectGradientsClose(model: CaptionModel, ours: (name: string) => tf.Tensor, oracle: Record<string, tf.Tensor>, bound = 1e-4): void {
+  for (const name of model.parameterNames) {
+    const ref = oracle[name];
+    expect(ref, name).toBeDefined();
+    const scale = tf.max(tf.abs(ref)).dataSync()[0];
+    expect(scale, `${name}: the oracle's gradient vanishes`).toBeGreaterThan(1e-5);
+    expect(maxAbsDiff(ours(name), ref) / scale, name).toBeLessThan(bound);
+  }
 }
 
 function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
@@ -60,20 +87,18 @@ describe('CaptionModel', () => {
     [a, b, c].forEach((m) => m.dispose());
   });
 
-  it('analytic gradients equal autodiff of the straightforward formulation (with and without dropout)', () => {
+  it('lossAndGradients (hand-derived backward) equals TF.js autodiff of the readable captionLoss, every parameter, non-zero biases', () => {
     const model = CaptionModel.create(config, 11);
+    randomizeAll(model, 1);
     const { features, tokens } = batch();
     const mask = dropoutMask(0.4, 3, captions.length, captions[0].length - 1, config.units);
     const cases: LossOptions[] = [{ attentionPenalty: 0 }, { attentionPenalty: 0.7 }, { attentionPenalty: 0.7, dropoutMask: mask }];
     for (const opts of cases) {
       const ours = model.lossAndGradients(features, tokens, opts);
-      const ref = tf.variableGrads(() => referenceLoss(model, features, tokens, opts));
+      const oracle = oracleGradients(model, features, tokens, opts);
       expect(ours.tokens).toBe(3 + 5 + 2);
-      expect(ours.loss.dataSync()[0]).toBeCloseTo(ref.value.dataSync()[0], 5);
-      model.variables.forEach((v, i) => {
-        const scale = Math.max(1e-3, tf.max(tf.abs(ref.grads[v.name])).dataSync()[0]);
-        expect(maxAbsDiff(ours.grads[i], ref.grads[v.name]) / scale, model.parameterNames[i]).toBeLessThan(1e-4);
-      });
+      expect(ours.loss.dataSync()[0]).toBeCloseTo(oracle.loss, 5);
+      expectGradientsClose(model, (name) => ours.grads[model.parameterNames.indexOf(name)], oracle.grads);
     }
     model.dispose();
   });
@@ -82,17 +107,16 @@ describe('CaptionModel', () => {
     // B·L = 600 and steps·B = 580 rows exceed the 512-row threshold of the chunked aᵀ·b.
     const wide: CaptionModelConfig = { vocabSize: 9, locations: 30, featureDim: 5, embeddingDim: 4, units: 5, attentionUnits: 3 };
     const model = CaptionModel.create(wide, 8);
+    randomizeAll(model, 2);
     const B = 20;
     const rows = Array.from({ length: B }, (_, b) => [1, ...Array.from({ length: 28 }, (_, t) => 3 + ((b + t) % 6)), 2]);
     const tokens = tf.tensor2d(rows, undefined, 'int32');
     const features = tf.randomNormal([B, wide.locations, wide.featureDim], 0, 1, 'float32', 6) as tf.Tensor3D;
     const ours = model.lossAndGradients(features, tokens);
-    const ref = tf.variableGrads(() => referenceLoss(model, features, tokens));
+    const oracle = oracleGradients(model, features, tokens);
     expect(ours.tokens).toBe(B * 29);
-    model.variables.forEach((v, i) => {
-      const scale = Math.max(1e-3, tf.max(tf.abs(ref.grads[v.name])).dataSync()[0]);
-      expect(maxAbsDiff(ours.grads[i], ref.grads[v.name]) / scale, model.parameterNames[i]).toBeLessThan(1e-4);
-    });
+    expect(ours.loss.dataSync()[0]).toBeCloseTo(oracle.loss, 4);
+    expectGradientsClose(model, (name) => ours.grads[model.parameterNames.indexOf(name)], oracle.grads);
     model.dispose();
   });
 
@@ -127,17 +151,47 @@ describe('CaptionModel', () => {
     model.dispose();
   });
 
-  it('loss() is differentiable through tf.variableGrads: its gradient equals autodiff of the reference', () => {
+  it('loss() is differentiable through tf.variableGrads: its gradient (the fused backward via customGrad) equals autodiff of the readable captionLoss', () => {
     const model = CaptionModel.create(config, 2);
+    randomizeAll(model, 3);
     const { features, tokens } = batch();
     const opts: LossOptions = { attentionPenalty: 0.2, dropoutMask: dropoutMask(0.25, 4, captions.length, captions[0].length - 1, config.units) };
+    // ×3 checks that the upstream gradient dy is applied.
     const viaTape = tf.variableGrads(() => model.loss(features, tokens, opts).mul(3) as tf.Scalar);
-    const oracle = tf.variableGrads(() => referenceLoss(model, features, tokens, opts).mul(3) as tf.Scalar);
-    expect(viaTape.value.dataSync()[0]).toBeCloseTo(oracle.value.dataSync()[0], 5);
-    model.variables.forEach((v, i) => {
-      const scale = Math.max(1e-3, tf.max(tf.abs(oracle.grads[v.name])).dataSync()[0]);
-      expect(maxAbsDiff(viaTape.grads[v.name], oracle.grads[v.name]) / scale, model.parameterNames[i]).toBeLessThan(1e-4);
-    });
+    const oracle = oracleGradients(model, features, tokens, opts, 3);
+    expect(viaTape.value.dataSync()[0]).toBeCloseTo(oracle.loss, 5);
+    const byName = Object.fromEntries(model.variables.map((v, i) => [model.parameterNames[i], viaTape.grads[v.name]]));
+    expectGradientsClose(model, (name) => byName[name], oracle.grads);
+    model.dispose();
+  });
+
+  it('step() (precomputed keys, sigmoid-domain attention, fused recurrent product) equals the readable decoderStep for several steps from a non-zero state', () => {
+    const model = CaptionModel.create(config, 6);
+    randomizeAll(model, 4);
+    const { features } = batch(3);
+    const w = model.namedWeights();
+    const encoded = model.encode(features);
+    const keys = model.attentionKeys(encoded);
+    let fast = tf.randomNormal([3, config.units], 0, 1, 'float32', 7) as tf.Tensor2D;
+    let plain = fast;
+    const words = [
+      [1, 1, 1],
+      [4, 3, 8],
+      [5, 3, 2],
+      [2, 7, 0],
+    ];
+    for (const prev of words) {
+      const ids = tf.tensor1d(prev, 'int32');
+      const a = model.step(encoded, ids, fast, keys);
+      const b = tf.tidy(() => decoderStep(w, encoded, ids, plain));
+      expect(maxAbsDiff(a.logits, b.logits)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(a.hidden, b.hidden)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(a.attention, b.attention)).toBeLessThan(1e-5);
+      // Without precomputed keys, the same step.
+      expect(maxAbsDiff(model.step(encoded, ids, fast).logits, a.logits)).toBe(0);
+      [fast, plain] = [a.hidden, b.hidden];
+    }
+    expect(tf.max(tf.abs(fast)).dataSync()[0]).toBeGreaterThan(0.1);
     model.dispose();
   });
 
@@ -194,7 +248,14 @@ describe('CaptionModel', () => {
     let total = 0;
     let count = 0;
     for (let t = 0; t + 1 < captions[0].length; t++) {
-      const out = model.step(encoded, tf.tensor1d(captions.map((c) => c[t]), 'int32'), hidden);
+      const out = model.step(
+        encoded,
+        tf.tensor1d(
+          captions.map((c) => c[t]),
+          'int32',
+        ),
+        hidden,
+      );
       hidden = out.hidden;
       const logp = tf.logSoftmax(out.logits).arraySync() as number[][];
       captions.forEach((c, b) => {
@@ -213,10 +274,34 @@ describe('CaptionModel', () => {
     const { features, tokens } = batch();
     const padded = tf.concat([tokens, tf.zeros([3, 4], 'int32')], 1) as tf.Tensor2D;
     expect(model.loss(features, padded).dataSync()[0]).toBeCloseTo(model.loss(features, tokens).dataSync()[0], 6);
-    expect(() => model.loss(features, tf.tensor2d([[1, 99], [1, 2], [1, 2]], undefined, 'int32'))).toThrow(/token id 99/);
+    expect(() =>
+      model.loss(
+        features,
+        tf.tensor2d(
+          [
+            [1, 99],
+            [1, 2],
+            [1, 2],
+          ],
+          undefined,
+          'int32',
+        ),
+      ),
+    ).toThrow(/token id 99/);
     expect(() => model.loss(tf.zeros([3, 5, 8]) as tf.Tensor3D, tokens)).toThrow(CaptionerError);
     expect(() => CaptionModel.create({ ...config, units: 0 })).toThrow(/units/);
-    const allPad = model.lossAndGradients(features, tf.tensor2d([[1, 0], [1, 0], [1, 0]], undefined, 'int32'));
+    const allPad = model.lossAndGradients(
+      features,
+      tf.tensor2d(
+        [
+          [1, 0],
+          [1, 0],
+          [1, 0],
+        ],
+        undefined,
+        'int32',
+      ),
+    );
     expect(allPad.tokens).toBe(0);
     expect(allPad.loss.dataSync()[0]).toBe(0);
     model.dispose();

@@ -19,11 +19,7 @@ export interface TrainStepOptions {
 }
 
 /** The whole batch's dropout mask for these options, or undefined when dropout is off. */
-export function batchDropoutMask(
-  model: CaptionModel,
-  tokens: tf.Tensor2D,
-  opts: Pick<TrainStepOptions, 'dropout' | 'dropoutSeed' | 'dropoutMask'>,
-): Float32Array | undefined {
+export function batchDropoutMask(model: CaptionModel, tokens: tf.Tensor2D, opts: Pick<TrainStepOptions, 'dropout' | 'dropoutSeed' | 'dropoutMask'>): Float32Array | undefined {
   const [B, T] = tokens.shape;
   const size = B * (T - 1) * model.config.units;
   if (opts.dropoutMask) {
@@ -35,6 +31,16 @@ export function batchDropoutMask(
   const rate = opts.dropout ?? 0;
   if (rate === 0) return undefined;
   return dropoutMask(rate, opts.dropoutSeed ?? 0, B, T - 1, model.config.units);
+}
+
+/**
+ * The dropout seed of one optimizer step: a 32-bit mix of the run's seed and the global step (so a
+ * resumed run draws the same masks as an uninterrupted one).
+ */
+export function dropoutSeed(runSeed: number, globalStep: number): number {
+  let h = Math.imul((runSeed >>> 0) ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (globalStep >>> 0) ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 export interface TrainStepResult {
@@ -62,12 +68,7 @@ export interface GradientSums {
  * non-pad token counts, so sums / tokens is the full-batch gradient of the masked mean loss (and
  * the native engine applies them the same way).
  */
-export function accumulateGradients(
-  model: CaptionModel,
-  features: tf.Tensor3D,
-  tokens: tf.Tensor2D,
-  opts: Omit<TrainStepOptions, 'clipNorm'> = {},
-): GradientSums {
+export function accumulateGradients(model: CaptionModel, features: tf.Tensor3D, tokens: tf.Tensor2D, opts: Omit<TrainStepOptions, 'clipNorm'> = {}): GradientSums {
   const B = features.shape[0];
   const micro = opts.microBatch && opts.microBatch > 0 ? Math.min(opts.microBatch, B) : B;
   // One mask for the whole batch, cut by rows: micro-batching does not change which units drop.
@@ -130,12 +131,6 @@ export function applyGradientSums(model: CaptionModel, optimizer: tf.Optimizer, 
  * One optimizer step on a batch: the token-weighted gradient over its micro-batches, clipped, applied.
  * The applied gradient equals the full-batch gradient of the masked mean loss.
  */
-export function trainStep(
-  model: CaptionModel,
-  optimizer: tf.Optimizer,
-  features: tf.Tensor3D,
-  tokens: tf.Tensor2D,
-  opts: TrainStepOptions = {},
-): TrainStepResult {
+export function trainStep(model: CaptionModel, optimizer: tf.Optimizer, features: tf.Tensor3D, tokens: tf.Tensor2D, opts: TrainStepOptions = {}): TrainStepResult {
   return applyGradientSums(model, optimizer, accumulateGradients(model, features, tokens, opts), opts.clipNorm);
 }
