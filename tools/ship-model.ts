@@ -9,7 +9,8 @@
  *     data/ablations/mobilenet/train/model --config pipelines/configs/ablations/mobilenet.json
  *
  * --config names the pipeline config the model was trained with: its featurize and ingest stage
- * folders give the test features and references. --work DIR keeps the evaluation outputs
+ * folders give the test features and references (--stagesDir overrides its stagesDir); decoding is
+ * the config's evaluate section (--beam overrides the width). --work DIR keeps the evaluation outputs
  * (default a temp folder under /tmp); --limit N evaluates the first N test images only (quick
  * checks; the model card says so); --out DIR writes elsewhere; --float-metrics FILE reuses the
  * evaluate stage's metrics.json of the same float model instead of decoding it again (only when that
@@ -42,7 +43,8 @@ const { values, positionals } = parseArgs({
     out: { type: 'string', default: PRETRAINED_MODEL_DIR },
     work: { type: 'string' },
     split: { type: 'string', default: 'test' },
-    beam: { type: 'string', default: '3' },
+    stagesDir: { type: 'string' },
+    beam: { type: 'string' },
     limit: { type: 'string' },
     tolerance: { type: 'string', default: '0.5' },
     'float-metrics': { type: 'string' },
@@ -58,7 +60,7 @@ if (positionals.length !== 1 || !values.config) {
 const sourceDir = resolve(positionals[0]);
 const outDir = resolve(values.out!);
 const tolerance = Number(values.tolerance);
-const ctx = stageContext({ config: values.config });
+const ctx = stageContext({ config: values.config, ...(values.stagesDir ? { stagesDir: values.stagesDir } : {}) });
 const featurizeDir = ctx.dir('featurize');
 const ingestDir = ctx.dir('ingest');
 for (const [what, dir] of [['featurize', featurizeDir], ['ingest', ingestDir]] as const) {
@@ -98,7 +100,7 @@ for (const [name, data] of Object.entries(files)) writeFileSync(join(staged, nam
 const config = evaluateSchema.parse({
   ...ctx.config.evaluate,
   split: values.split,
-  beam: Number(values.beam),
+  beam: values.beam ? Number(values.beam) : ctx.config.evaluate.beam,
   limit: values.limit ? Number(values.limit) : null,
   baselines: false,
 });
