@@ -71,8 +71,15 @@ export async function loadOptimizer(optimizer: tf.Optimizer, dir: string): Promi
   }
 }
 
+/** What model.save stores beside the weights (vocab.json, features.json, config.json's training). */
+export interface CheckpointMeta {
+  vocab: object;
+  features: object;
+  training: object;
+}
+
 export interface SavableModel {
-  save(dir: string, meta: { vocab: unknown; features: unknown; training: unknown }): Promise<unknown>;
+  save(dir: string, meta: CheckpointMeta): Promise<unknown>;
 }
 
 export interface CheckpointInfo {
@@ -103,7 +110,7 @@ export async function writeCheckpoint(
   model: SavableModel,
   optimizer: tf.Optimizer,
   state: TrainState,
-  meta: { vocab: unknown; features: unknown; training: unknown },
+  meta: CheckpointMeta,
 ): Promise<string> {
   const path = join(dir, checkpointName(state));
   await withAtomicPath(path, async (tmp) => {

@@ -1,11 +1,10 @@
+import type { EngineName } from '@captioner/core';
 import { tf } from '@captioner/tf';
 import type { CaptionModel, CaptionModelConfig, NativeStepEngine, NativeTrainer } from '@captioner/model';
 import type { FeatureStoreLike } from './dataset.js';
 
-/** The model as training sees it: weights that can be saved with metadata. */
-export interface TrainableModel {
-  save(dir: string, meta: { vocab: unknown; features: unknown; training: unknown }): Promise<unknown>;
-}
+/** The model training creates, steps, checkpoints (model.save) and exports. */
+export type TrainableModel = CaptionModel;
 
 export interface StepResult {
   /** Mean cross-entropy per predicted (non-pad) token of the batch. */
@@ -16,13 +15,14 @@ export interface StepResult {
   gradNorm: number;
 }
 
-/**
- * The seam between the training loop and `@captioner/model` / `@captioner/featurize`, so the loop
- * depends on a handful of calls (and tests can count or wrap them).
- */
 /** What CaptionModel.create takes (sizes from the data, dims from the config's `model` section). */
 export type ModelShape = CaptionModelConfig;
 
+/**
+ * Where the training loop's model calls run: the same CaptionModel on the TF.js backend or on the
+ * native onnxruntime engine (`train.engine`), chosen once by defaultModelApi; tests wrap single
+ * calls (scripted validation losses, NaN features).
+ */
 export interface ModelApi {
   create(config: ModelShape, seed: number): TrainableModel;
   load(dir: string): Promise<TrainableModel>;
@@ -57,7 +57,7 @@ export interface ModelApi {
 
 export interface DefaultModelApiOptions {
   /** Where training steps, validation loss and validation decoding run (see `train.engine`); default 'auto'. */
-  engine?: 'auto' | 'onnx' | 'tfjs';
+  engine?: EngineName;
   /** TF.js backend name ('tensorflow' keeps `auto` on TF.js). */
   backendName?: string;
 }
@@ -68,28 +68,27 @@ export async function defaultModelApi(opts: DefaultModelApiOptions = {}): Promis
   const { CaptionModel: Model, greedyDecode, trainStep } = model;
   const { openFeatureStore } = await import('@captioner/featurize');
   const common = {
-    create: (config: ModelShape, seed: number) => Model.create(config, seed) as unknown as TrainableModel,
-    load: async (dir: string) => (await Model.load(dir, { engine: 'tfjs' })) as unknown as TrainableModel,
-    openFeatureStore: (dir: string, memoryBudgetMiB: number) => openFeatureStore(dir, { memoryBudgetMiB }) as unknown as FeatureStoreLike,
+    create: (config: ModelShape, seed: number) => Model.create(config, seed),
+    load: (dir: string) => Model.load(dir, { engine: 'tfjs' }),
+    openFeatureStore: (dir: string, memoryBudgetMiB: number): FeatureStoreLike => openFeatureStore(dir, { memoryBudgetMiB }),
   };
   const engine = await model.resolveTrainEngine(opts.engine ?? 'auto', opts.backendName);
   if (engine === 'tfjs') {
     return {
       ...common,
       engine,
-      loss: (m, features, tokens) => (m as CaptionModel).loss(features, tokens),
-      greedyCaptions: (m, features, decodeOpts) => greedyDecode(m as CaptionModel, features, { ...decodeOpts, engine: model.tfjsStepEngine(m as CaptionModel) }),
-      trainStep: async (m, optimizer, features, tokens, stepOpts) => trainStep(m as CaptionModel, optimizer, features, tokens, stepOpts),
-      dispose: (m) => (m as CaptionModel).dispose(),
+      loss: (m, features, tokens) => m.loss(features, tokens),
+      greedyCaptions: (m, features, decodeOpts) => greedyDecode(m, features, { ...decodeOpts, engine: model.tfjsStepEngine(m) }),
+      trainStep: async (m, optimizer, features, tokens, stepOpts) => trainStep(m, optimizer, features, tokens, stepOpts),
+      dispose: (m) => m.dispose(),
     };
   }
   // onnx: one native trainer (weights + Adam state in JS arrays) and decode engine per model.
   const runtime = await model.loadNative();
   const native = new Map<CaptionModel, { trainer: NativeTrainer; decoder: NativeStepEngine | null }>();
-  const nativeFor = (m: TrainableModel) => {
-    const key = m as CaptionModel;
-    let n = native.get(key);
-    if (!n) native.set(key, (n = { trainer: model.NativeTrainer.withRuntime(key, runtime), decoder: null }));
+  const nativeFor = (m: CaptionModel) => {
+    let n = native.get(m);
+    if (!n) native.set(m, (n = { trainer: model.NativeTrainer.withRuntime(m, runtime), decoder: null }));
     return n;
   };
   const release = (m: CaptionModel) => {
@@ -105,14 +104,14 @@ export async function defaultModelApi(opts: DefaultModelApiOptions = {}): Promis
     greedyCaptions: (m, features, decodeOpts) => {
       const n = nativeFor(m);
       n.trainer.syncModel();
-      n.decoder ??= model.createNativeStepEngine(runtime, m as CaptionModel);
-      return greedyDecode(m as CaptionModel, features, { ...decodeOpts, engine: n.decoder });
+      n.decoder ??= model.createNativeStepEngine(runtime, m);
+      return greedyDecode(m, features, { ...decodeOpts, engine: n.decoder });
     },
     trainStep: async (m, optimizer, features, tokens, stepOpts) => nativeFor(m).trainer.trainStep(optimizer, features, tokens, stepOpts),
     sync: async (m, optimizer) => nativeFor(m).trainer.syncOptimizer(optimizer),
     dispose: (m) => {
-      release(m as CaptionModel);
-      (m as CaptionModel).dispose();
+      release(m);
+      m.dispose();
     },
     close: async () => {
       for (const m of [...native.keys()]) release(m);

@@ -9,7 +9,7 @@ import { readMetricsJsonl } from './metrics.js';
 import { memoryStore, writeReferencesFixture, writeTokensFixture, type TokensFixture } from './test-fixtures.js';
 import { parseEventFile } from './test-event-parser.js';
 import { defaultModelApi, type ModelApi } from './model-api.js';
-import { runTrain, TAGS, valImageLimit, type RunTrainOptions, type StepInfo } from './train.js';
+import { runTrainWith, TAGS, valImageLimit, type RunTrainOptions, type StepInfo, type TrainDependencies } from './train.js';
 import { readJson } from '@captioner/core/node';
 import { modelConfigJsonSchema, modelFeaturesSchema, vocabularySchema } from '@captioner/model/contract';
 import { trainStateSchema } from './contract.js';
@@ -31,7 +31,32 @@ function config(train: Record<string, unknown> = {}): PipelineConfig {
   return parseConfig({ model: { embeddingDim: 8, units: 8, attentionUnits: 8 }, train: { epochs: 3, batchSize: 16, bucketChunk: 2, patience: 0, ...train } });
 }
 
-function options(name: string, overrides: Partial<RunTrainOptions> = {}): RunTrainOptions {
+/** The run's options plus the dependencies the tests inject (an in-memory store, a model API). */
+type TestRun = RunTrainOptions & TrainDependencies;
+
+function runTrain(run: TestRun) {
+  const { store, modelApi, ...opts } = run;
+  return runTrainWith(opts, { store, modelApi });
+}
+
+/** The model API with the features of one training step (1-based, counted from this run's first step) replaced by NaN. */
+function nanFeaturesAtStep(base: ModelApi, step: number): ModelApi {
+  let calls = 0;
+  return {
+    ...base,
+    trainStep: async (m, optimizer, features, tokens, opts) => {
+      if (++calls !== step) return base.trainStep(m, optimizer, features, tokens, opts);
+      const nan = tf.fill(features.shape, Number.NaN) as typeof features;
+      try {
+        return await base.trainStep(m, optimizer, nan, tokens, opts);
+      } finally {
+        nan.dispose();
+      }
+    },
+  };
+}
+
+function options(name: string, overrides: Partial<TestRun> = {}): TestRun {
   const store = memoryStore(fixture.images, { locations: 4, dim: 6, perShard: 10, failed: ['train-0005.jpg'] });
   return {
     config: config(),
@@ -187,7 +212,7 @@ describe('runTrain (tiny CaptionModel, synthetic data)', () => {
     const out = join(root, 'nan');
     // NaN features at step 20 (epoch 2, batch 7 of 13): relu hides them in the forward pass on
     // wasm, the gradient norm is NaN.
-    await expect(runTrain(options('nan', { testHooks: { nanFeaturesAtStep: 20 } }))).rejects.toThrow(
+    await expect(runTrain(options('nan', { modelApi: nanFeaturesAtStep(api, 20) }))).rejects.toThrow(
       /training diverged: loss \S+, gradient norm NaN at epoch 2, batch 7\/13 \(global step 20\)\. This state was not saved; the last good checkpoint is \S*epoch-0001\b/,
     );
     expect(listCheckpoints(join(out, 'checkpoints')).map((c) => c.name)).toEqual(['epoch-0001']);
@@ -234,7 +259,7 @@ describe('runTrain with features larger than the memory budget', () => {
     const shape = { locations: 64, dim: 2048, perShard: 32 };
     const run = (name: string, extra: Partial<RunTrainOptions> = {}) => {
       const store = memoryStore(big.images, shape);
-      const opts: RunTrainOptions = {
+      const opts: TestRun = {
         config: config({ epochs: 1, memoryBudgetMB: 64, batchSize: 32 }),
         tokenizeDir: tokens,
         featurizeDir: join(dir, 'unused'),
