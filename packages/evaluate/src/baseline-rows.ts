@@ -5,11 +5,11 @@
 import { CaptionerError, type EvaluateConfig } from '@captioner/core';
 import { log, timer } from '@captioner/core/node';
 import type { FeatureStore } from '@captioner/featurize';
-import { ciderDScorer, cocoTokenize, scoreCaptions, type CaptionScores } from '@captioner/metrics';
+import { ciderDScorer, cocoTokenize, scoreCaptions } from '@captioner/metrics';
 import { readReferences, type Split } from './references.js';
-import { chooseConstantCaption, consensusCaptionIndex, constantCandidates, nearestNeighbours, pooledFeatures, type ConstantMetric } from './baselines.js';
+import { chooseConstantCaption, consensusCaptionIndex, constantCandidates, nearestNeighbours, pooledFeatures } from './baselines.js';
 import { cleanedReferenceTokens, times100 } from './scoring.js';
-import type { BaselineRow, BaselinesReport, ConstantBaselineRow, NearestNeighbourRow } from './contract.js';
+import type { BaselineRow, BaselinesReport } from './contract.js';
 
 const STAGE = 'evaluate';
 

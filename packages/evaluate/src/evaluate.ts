@@ -13,7 +13,7 @@ export { cleanedReferenceTokens } from './scoring.js';
 import { runBaselines } from './baseline-rows.js';
 import { METRICS_FILE, PREDICTIONS_JSONL_FILE, type EvaluateReport, type MethodReport } from './contract.js';
 import { baselineWarnings } from './baselines.js';
-import { predictionsJsonl, predictionsTable, round, type DecodingMethod, type PredictionRow } from './outputs.js';
+import { predictionsJsonl, predictionsTable, type DecodingMethod, type PredictionRow } from './outputs.js';
 import { checkFeatureCompatibility, checkpointInfo, loadTrainedModel, type TrainedModel } from './trained-model.js';
 
 const STAGE = 'evaluate';

@@ -5,7 +5,7 @@
  * written by featurize). weights.bin is float32 little-endian in manifest order.
  */
 import { z } from 'zod';
-import { featureSetSchema, vocabularySchema } from '@captioner/core';
+import { featureSetSchema } from '@captioner/core';
 
 export const MODEL_FORMAT = 'captioner-show-attend-tell/1';
 export const MODEL_FILES = ['model.json', 'weights.bin', 'vocab.json', 'features.json', 'config.json'] as const;
