@@ -28,7 +28,7 @@ const rows = readFileSync(file, 'utf8')
     try {
       row = JSON.parse(line) as Record<string, unknown>;
     } catch (err) {
-      throw new Error(`${file}:${n}: not JSON (${(err as Error).message})`);
+      throw new Error(`${file}:${n}: not JSON (${(err as Error).message})`, { cause: err });
     }
     if (!Array.isArray(row.references) || row.references.some((r) => typeof r !== 'string')) throw new Error(`${file}:${n}: field "references" must be an array of strings`);
     for (const f of fields) if (typeof row[f] !== 'string') throw new Error(`${file}:${n}: field "${f}" must be a string`);
