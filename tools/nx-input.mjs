@@ -20,7 +20,9 @@ const { sections, readsDataset } = STAGES[stage];
 const expand = (s) => s.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, n, d) => process.env[n] || d || '');
 const hash = createHash('sha256');
 const configDir = 'pipelines/configs';
-for (const file of readdirSync(configDir).filter((f) => f.endsWith('.json')).sort()) {
+for (const file of readdirSync(configDir)
+  .filter((f) => f.endsWith('.json'))
+  .sort()) {
   const config = JSON.parse(readFileSync(join(configDir, file), 'utf8'));
   hash.update(file + JSON.stringify(sections.map((k) => [k, config[k] ?? null])));
   if (readsDataset) {

@@ -40,7 +40,7 @@ export async function resolve(specifier, context, next) {
 }
 
 describe('command table', () => {
-  it('matches each stage package\'s own command string and description', async () => {
+  it("matches each stage package's own command string and description", async () => {
     // Stage entries are built from the package's `stage` (src/stage.ts); compare with it directly too.
     for (const pkg of ['ingest', 'text-clean', 'tokenize', 'featurize', 'train', 'evaluate', 'viz'] as const) {
       const { stage } = await import(`@captioner/${pkg}`);
@@ -79,9 +79,7 @@ describe('captioner --help', () => {
     // The recorder works: yargs and the CLI's own table were resolved.
     expect(r.modules.some((u) => u.includes('/yargs/'))).toBe(true);
     expect(r.modules.some((u) => u.endsWith('packages/cli/src/commands.ts'))).toBe(true);
-    const heavy = r.modules.filter((u) =>
-      /\/packages\/(model|tf|caption|featurize|train|evaluate|viz|ingest|tokenize|text-clean)\/|@tensorflow|onnxruntime|sharp/.test(u),
-    );
+    const heavy = r.modules.filter((u) => /\/packages\/(model|tf|caption|featurize|train|evaluate|viz|ingest|tokenize|text-clean)\/|@tensorflow|onnxruntime|sharp/.test(u));
     expect(heavy).toEqual([]);
   }, 60_000);
 

@@ -54,8 +54,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     command: 'evaluate',
-    describe:
-      'Decode a split (greedy + beam) with the trained model and score it (BLEU-1..4, CIDEr-D, ROUGE-L) → predictions.arrow, predictions.jsonl, metrics.json',
+    describe: 'Decode a split (greedy + beam) with the trained model and score it (BLEU-1..4, CIDEr-D, ROUGE-L) → predictions.arrow, predictions.jsonl, metrics.json',
     load: fromStage(() => import('@captioner/evaluate')),
   },
   {
@@ -65,8 +64,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     command: 'tune-decoding',
-    describe:
-      'Choose beam width, length penalty and n-gram blocking on the validation split (best CIDEr-D) → <stagesDir>/evaluate/tune-decoding.json',
+    describe: 'Choose beam width, length penalty and n-gram blocking on the validation split (best CIDEr-D) → <stagesDir>/evaluate/tune-decoding.json',
     load: async () => (await import('@captioner/evaluate')).tuneDecodingCommand as CommandModule<object, never>,
   },
   {
@@ -104,9 +102,7 @@ export async function commandModules(argv: readonly string[]): Promise<CommandMo
   const selected = selectedCommand(argv);
   return Promise.all(
     COMMANDS.map(async (entry) =>
-      entry === selected
-        ? await entry.load()
-        : ({ command: entry.command, describe: entry.describe, builder: {}, handler: () => {} } as CommandModule<object, never>),
+      entry === selected ? await entry.load() : ({ command: entry.command, describe: entry.describe, builder: {}, handler: () => {} } as CommandModule<object, never>),
     ),
   );
 }

@@ -3,7 +3,7 @@ import { parseConfig, pipelineConfigSchema } from './config.js';
 import { STAGE_CONFIG, STAGE_NAMES } from './stages.js';
 
 describe('stage → config sections map', () => {
-  it('names only real top-level config keys, each stage\'s own section among them', () => {
+  it("names only real top-level config keys, each stage's own section among them", () => {
     const keys = new Set(Object.keys(pipelineConfigSchema.shape));
     for (const name of STAGE_NAMES) {
       for (const section of STAGE_CONFIG[name].sections) expect(keys, `${name}: ${section}`).toContain(section);

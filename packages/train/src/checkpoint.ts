@@ -105,13 +105,7 @@ export function listCheckpoints(dir: string): CheckpointInfo[] {
  * Writes checkpoint `<dir>/<name>/` atomically (temp folder + rename): model (model.save),
  * optimizer state and state.json.
  */
-export async function writeCheckpoint(
-  dir: string,
-  model: SavableModel,
-  optimizer: tf.Optimizer,
-  state: TrainState,
-  meta: CheckpointMeta,
-): Promise<string> {
+export async function writeCheckpoint(dir: string, model: SavableModel, optimizer: tf.Optimizer, state: TrainState, meta: CheckpointMeta): Promise<string> {
   const path = join(dir, checkpointName(state));
   await withAtomicPath(path, async (tmp) => {
     await model.save(join(tmp, MODEL_DIR), meta);

@@ -135,9 +135,7 @@ describe('runTrain (tiny CaptionModel, synthetic data)', () => {
     const second = await runTrain(options('engine-onnx-resumed', { config: recipe, modelApi: onnxApi, resume: true }));
     expect(second.history.map((m) => [m.trainLoss, m.valLoss])).toEqual(onnx.history.map((m) => [m.trainLoss, m.valLoss]));
     // A tfjs-engine resume of the onnx checkpoint continues within float32 tolerance (same checkpoint format).
-    const crossFirst = await runTrain(
-      options('engine-cross', { config: recipe, modelApi: onnxApi, signal: controller.signal, onStep: () => undefined }),
-    );
+    const crossFirst = await runTrain(options('engine-cross', { config: recipe, modelApi: onnxApi, signal: controller.signal, onStep: () => undefined }));
     expect(crossFirst.status).toBe('interrupted');
     const cross = await runTrain(options('engine-cross', { config: recipe, resume: true }));
     cross.history.forEach((m, i) => expect(m.trainLoss).toBeCloseTo(onnx.history[i].trainLoss, 4));

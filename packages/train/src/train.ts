@@ -4,27 +4,8 @@ import { currentBackend, tf } from '@captioner/tf';
 import { CaptionerError, featureSetOf, type PipelineConfig, type TrainConfig } from '@captioner/core';
 import { END_TOKEN, START_TOKEN } from '@captioner/text-clean/contract';
 import { log, progress, timer } from '@captioner/core/node';
-import {
-  gatherTokens,
-  locateBatch,
-  orderFingerprint,
-  planEvalPass,
-  planTrainEpoch,
-  type EpochPlan,
-  type PlanInput,
-  type TrainOrder,
-} from './batches.js';
-import {
-  BEST_DIR,
-  listCheckpoints,
-  loadOptimizer,
-  markBest,
-  MODEL_DIR,
-  rotateCheckpoints,
-  writeCheckpoint,
-  type EpochMetrics,
-  type TrainState,
-} from './checkpoint.js';
+import { gatherTokens, locateBatch, orderFingerprint, planEvalPass, planTrainEpoch, type EpochPlan, type PlanInput, type TrainOrder } from './batches.js';
+import { BEST_DIR, listCheckpoints, loadOptimizer, markBest, MODEL_DIR, rotateCheckpoints, writeCheckpoint, type EpochMetrics, type TrainState } from './checkpoint.js';
 import { buildSplit, FeatureCache, planInput, storeIndex, type FeatureStoreLike, type SplitData } from './dataset.js';
 import { writeMetricsJsonl } from './metrics.js';
 import { TensorBoardWriter } from './tfevents.js';
@@ -164,7 +145,11 @@ async function evaluateLoss(model: TrainableModel, api: ModelApi, data: SplitDat
   let lossSum = 0;
   let tokens = 0;
   for (const [w, window] of plan.windows.entries()) {
-    await loadWindow(cache, window.images.map((i) => data.images[i]), `${data.split} window ${w + 1}/${plan.windows.length}`);
+    await loadWindow(
+      cache,
+      window.images.map((i) => data.images[i]),
+      `${data.split} window ${w + 1}/${plan.windows.length}`,
+    );
     for (const rows of window.batches) {
       const t = tensorsFor(data, cache, rows, locations, dim);
       const loss = tf.tidy(() => api.loss(model, tf.tensor3d(t.features, t.shapeF), tf.tensor2d(t.tokens, t.shapeT, 'int32')));
@@ -253,13 +238,7 @@ type EpochTotals = TrainState['partial'];
 const emptyTotals = (): EpochTotals => ({ lossSum: 0, tokens: 0, gradNormSum: 0, trainSeconds: 0, wallSeconds: 0 });
 
 /** selectBy valCIDEr: the validation images to caption each epoch (those with raw references) and the decoding ids. */
-export function validationCaptionCheck(
-  cfg: TrainConfig,
-  vocab: Vocab,
-  vocabPath: string,
-  val: SplitData,
-  ingestDir: string | undefined,
-): CaptionCheck | null {
+export function validationCaptionCheck(cfg: TrainConfig, vocab: Vocab, vocabPath: string, val: SplitData, ingestDir: string | undefined): CaptionCheck | null {
   if (cfg.selectBy !== 'valCIDEr' || val.images.length === 0) return null;
   if (!ingestDir) throw new CaptionerError('train.selectBy valCIDEr needs the ingest stage folder (captions.arrow with the raw references)');
   const references = readReferences(ingestDir, 'val');
@@ -424,7 +403,11 @@ async function trainBatch(
 ): Promise<{ result: StepResult; seconds: number }> {
   const { data } = run;
   const { window, offset } = locateBatch(plan, b);
-  await loadWindow(data.cache, plan.windows[window].images.map((i) => data.train.images[i]), `train window ${window + 1}/${plan.windows.length}`);
+  await loadWindow(
+    data.cache,
+    plan.windows[window].images.map((i) => data.train.images[i]),
+    `train window ${window + 1}/${plan.windows.length}`,
+  );
   const stepClock = timer();
   const rows = plan.windows[window].batches[offset];
   const t = tensorsFor(data.train, data.cache, rows, data.locations, data.dim);
@@ -542,12 +525,7 @@ async function validateEpoch(
  * best by the selection score (higher is better; an epoch without a score, i.e. no validation
  * images, never becomes best over one with). selectBy falls back to valLoss without caption quality.
  */
-export function afterEpoch(
-  state: TrainState,
-  metrics: EpochMetrics,
-  selectBy: TrainConfig['selectBy'],
-  hasQuality: boolean,
-): { state: TrainState; improved: boolean } {
+export function afterEpoch(state: TrainState, metrics: EpochMetrics, selectBy: TrainConfig['selectBy'], hasQuality: boolean): { state: TrainState; improved: boolean } {
   const { epoch, valLoss } = metrics;
   const by = hasQuality ? selectBy : 'valLoss';
   const score = selectionScore(metrics, by) ?? -Infinity;
@@ -589,7 +567,9 @@ async function recordEpoch(run: TrainRun, metrics: EpochMetrics, quality: Captio
   log(
     STAGE,
     `epoch ${epoch}: train loss ${metrics.trainLoss.toFixed(4)}, val loss ${valLoss?.toFixed(4) ?? 'n/a'}` +
-      (quality ? `, val CIDEr-D ${(quality.cider * 100).toFixed(2)} BLEU-4 ${(quality.bleu4 * 100).toFixed(2)} (${quality.meanWords.toFixed(1)} words, ${(quality.capped * 100).toFixed(1)}% capped)` : '') +
+      (quality
+        ? `, val CIDEr-D ${(quality.cider * 100).toFixed(2)} BLEU-4 ${(quality.bleu4 * 100).toFixed(2)} (${quality.meanWords.toFixed(1)} words, ${(quality.capped * 100).toFixed(1)}% capped)`
+        : '') +
       `${improved ? ' (best)' : ''}, ${Math.round(metrics.tokensPerSec)} tokens/s, ${metrics.epochSeconds.toFixed(1)} s`,
   );
 }

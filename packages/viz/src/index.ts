@@ -24,7 +24,17 @@ export {
   type TextStyle,
 } from '@captioner/caption';
 export { trainingCurvesSpec, renderVegaLiteSvg, svgToPng } from './charts.js';
-export { readIngest, readPredictions, readEvalMetrics, readTrainMetrics, type PredictionRecord, type Predictions, type EvalMetrics, type EpochMetrics, type IngestData } from './inputs.js';
+export {
+  readIngest,
+  readPredictions,
+  readEvalMetrics,
+  readTrainMetrics,
+  type PredictionRecord,
+  type Predictions,
+  type EvalMetrics,
+  type EpochMetrics,
+  type IngestData,
+} from './inputs.js';
 export { buildReportHtml, type ReportInput, type ReportCard, type ReportPrediction } from './report.js';
 export { runViz, type VizOptions, type VizResult, type VizFigure } from './run.js';
 export { stage } from './stage.js';
