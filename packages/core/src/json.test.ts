@@ -47,12 +47,23 @@ describe('readJson', () => {
   });
 
   it('a schema violation names the file, the field path and the problem', () => {
-    const path = write('wrong.json', JSON.stringify({ name: 'a', shards: [{ file: 'f', rows: 1 }, { file: 3, rows: -1 }] }));
+    const path = write(
+      'wrong.json',
+      JSON.stringify({
+        name: 'a',
+        shards: [
+          { file: 'f', rows: 1 },
+          { file: 3, rows: -1 },
+        ],
+      }),
+    );
     const message = errorOf(() => readJson(path, schema)).message;
     expect(message).toContain(`${path}:\n`);
     expect(message).toMatch(/field "shards\[1\]\.file": Invalid input: expected string, received number/);
     expect(message).toMatch(/field "shards\[1\]\.rows": Too small: expected number to be >=0/);
-    expect(errorOf(() => readJson(write('one.json', JSON.stringify({ shards: [] })), schema)).message).toMatch(/one\.json: field "name": Invalid input: expected string, received undefined$/);
+    expect(errorOf(() => readJson(write('one.json', JSON.stringify({ shards: [] })), schema)).message).toMatch(
+      /one\.json: field "name": Invalid input: expected string, received undefined$/,
+    );
     expect(errorOf(() => readJson(write('array.json', '[]'), schema)).message).toMatch(/array\.json: field "\(top level\)": Invalid input: expected object, received array/);
   });
 });
@@ -63,7 +74,9 @@ describe('readJsonLines', () => {
     expect(readJsonLines(write('ok.jsonl', '{"epoch":1}\n\n{"epoch":2}\n'), row)).toEqual([{ epoch: 1 }, { epoch: 2 }]);
     const path = write('bad.jsonl', '{"epoch":1}\n{"epoch":"two"}\n');
     expect(errorOf(() => readJsonLines(path, row)).message).toMatch(new RegExp(`${path.replace(/[.]/g, '\\.')}:2: field "epoch": Invalid input: expected number, received string`));
-    expect(errorOf(() => readJsonLines(write('syntax.jsonl', '{"epoch":1}\n{"epoch" 2}\n'), row)).message).toMatch(/syntax\.jsonl:2: not valid JSON: Expected ':' after property name at line 1 column 10/);
+    expect(errorOf(() => readJsonLines(write('syntax.jsonl', '{"epoch":1}\n{"epoch" 2}\n'), row)).message).toMatch(
+      /syntax\.jsonl:2: not valid JSON: Expected ':' after property name at line 1 column 10/,
+    );
   });
 });
 

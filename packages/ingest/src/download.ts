@@ -1,11 +1,12 @@
-import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { CaptionerError } from '@captioner/core';
-import { log, tempPathFor } from '@captioner/core/node';
+import { log, readJson, tempPathFor } from '@captioner/core/node';
+import { z } from 'zod';
 
 export const KAGGLE_DATASET = 'adityajn105/flickr8k';
 
@@ -30,17 +31,12 @@ export function kaggleCredentials(env: NodeJS.ProcessEnv = process.env, home = h
   if ((statSync(file).mode & 0o077) !== 0) {
     log('ingest', `warning: ${file} is readable by other users; run: chmod 600 ${file}`);
   }
-  let parsed: { username?: unknown; key?: unknown };
-  try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new CaptionerError(`${file}: not valid JSON (${(err as Error).message})`);
-  }
-  if (typeof parsed.username !== 'string' || typeof parsed.key !== 'string') {
-    throw new CaptionerError(`${file}: expected {"username": "...", "key": "..."}`);
-  }
+  const parsed = readJson(file, kaggleTokenSchema);
   return { username: parsed.username, key: parsed.key, source: file };
 }
+
+/** Kaggle's API token file (~/.kaggle/kaggle.json), as Kaggle writes it. */
+const kaggleTokenSchema = z.object({ username: z.string().min(1), key: z.string().min(1) });
 
 /** Where an archive entry would land, or null if it escapes `dir` (zip-slip) or is absolute. */
 export function safeEntryPath(dir: string, entryName: string): string | null {

@@ -12,6 +12,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { CaptionerError } from '@captioner/core';
+import { readJson } from '@captioner/core/node';
+import { z } from 'zod';
 import { LAYER_GEOMETRY, type InceptionLayer } from './backbones.js';
 import { parseBrowserifyExport } from './js-literal.js';
 import { fromFloat16Bits } from '../float16.js';
@@ -86,7 +88,7 @@ export function nsfwjsInceptionDir(): string {
   }
   // entry is <pkg>/dist/cjs/index.js; walk up to the package root (the folder with package.json named nsfwjs).
   let dir = dirname(entry);
-  while (!existsSync(join(dir, 'package.json')) || readJsonFile<{ name?: string }>(join(dir, 'package.json')).name !== 'nsfwjs') {
+  while (!existsSync(join(dir, 'package.json')) || readJson(join(dir, 'package.json'), packageNameSchema).name !== 'nsfwjs') {
     const parent = dirname(dir);
     if (parent === dir) throw new CaptionerError(`featurize: cannot find the nsfwjs package root above ${entry}`);
     dir = parent;
@@ -117,12 +119,8 @@ export function loadBundledInception(modelDir = nsfwjsInceptionDir()): RawLayers
 export function loadLayersModelDir(dir: string): RawLayersModel {
   const modelFile = join(resolve(dir), 'model.json');
   if (!existsSync(modelFile)) throw new CaptionerError(`featurize.weights: ${modelFile} does not exist (expected a TF.js layers model folder)`);
-  let json: Record<string, unknown>;
-  try {
-    json = readJsonFile(modelFile);
-  } catch (err) {
-    throw new CaptionerError(`${modelFile}: not valid JSON (${(err as Error).message})`);
-  }
+  // The fields are checked by readModelJsonFields below.
+  const json = readJson(modelFile, z.record(z.string(), z.unknown()));
   if (json.format !== undefined && json.format !== 'layers-model') {
     throw new CaptionerError(`${modelFile}: format is "${String(json.format)}", expected "layers-model" (a Keras model converted with tensorflowjs_converter)`);
   }
@@ -298,9 +296,8 @@ function concatBytes(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-function readJsonFile<T>(path: string): T {
-  return JSON.parse(readFileSync(path, 'utf8')) as T;
-}
+/** A package.json's name (how the nsfwjs package root is recognised). */
+const packageNameSchema = z.object({ name: z.string().optional() });
 
 /** Loads and truncates in one step (memoized per process: parsing the bundle costs ~1 s). */
 const truncatedCache = new Map<string, TruncatedModel>();

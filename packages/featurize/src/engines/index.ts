@@ -2,12 +2,14 @@
  * Engine selection. `auto` = onnxruntime-node when its native binding loads on this platform
  * (several times faster than tfjs-wasm on CPU), else TF.js on the current backend.
  */
+import type { EngineName } from '@captioner/core';
 import { log } from '@captioner/core/node';
 import type { FeatureExtractor, FeatureExtractorOptions } from '../extractor.js';
 import { createOnnxExtractor, loadOnnxRuntime, type OnnxExtractorOptions } from './onnx-engine.js';
 import { createTfjsExtractor } from './tfjs-engine.js';
 
-export type EngineName = 'auto' | 'onnx' | 'tfjs';
+/** The config's engine names (core's ENGINE_NAMES). */
+export type { EngineName };
 
 export interface CreateFeatureExtractorOptions extends FeatureExtractorOptions {
   engine: EngineName;
