@@ -24,8 +24,8 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], max = 8): stri
 export function parseWithSchema<S extends z.ZodType>(value: unknown, schema: S, where: string): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const lines = formatIssues(result.error.issues);
-  throw new CaptionerError(lines.length === 1 ? `${where}: ${lines[0]}` : `${where}:\n  ${lines.join('\n  ')}`);
+  // One line per problem, each starting with the file (as compilers print errors).
+  throw new CaptionerError(formatIssues(result.error.issues).map((line) => `${where}: ${line}`).join('\n'));
 }
 
 /** JSON.parse's "at position N" as "line L column C" (1-based), so the spot can be found in an editor. */

@@ -275,7 +275,7 @@ describe('openFeatureStore errors', () => {
   it('names the missing manifest', () => {
     const dir = join(base, 'empty-store');
     mkdirSync(dir, { recursive: true });
-    expect(() => openFeatureStore(dir)).toThrow(new RegExp(`missing ${dir}/manifest\\.json`));
+    expect(() => openFeatureStore(dir)).toThrow(new RegExp(`missing input ${dir}/manifest\\.json \\(run \`captioner featurize\``));
   });
 
   it('names a missing or altered shard and a malformed manifest', async () => {
@@ -294,7 +294,7 @@ describe('openFeatureStore errors', () => {
     expect(() => store.get('renamed.jpg')).toThrow(/features-00001\.arrow: row 0 is "img004\.jpg", manifest\.json says "renamed\.jpg"/);
 
     writeFileSync(manifestPath, JSON.stringify({ ...JSON.parse(good), dim: 'x' }));
-    expect(() => openFeatureStore(ws.outDir)).toThrow(/manifest\.json: field "dim" must be a positive integer/);
+    expect(() => openFeatureStore(ws.outDir)).toThrow(/manifest\.json: field "dim": Invalid input: expected number, received string/);
     writeFileSync(manifestPath, '{ not json');
     expect(() => openFeatureStore(ws.outDir)).toThrow(/manifest\.json: not valid JSON/);
 

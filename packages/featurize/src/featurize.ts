@@ -90,7 +90,8 @@ function readImageList(ingestDir: string): string[] {
 
 function readImagesDir(ingestDir: string, root: string): string {
   const path = join(ingestDir, INGEST_MANIFEST_FILE);
-  const manifest = readJson(path, ingestManifestSchema, 'ingest');
+  // Only the images folder is needed here: ingest's schema, that field.
+  const manifest = readJson(path, ingestManifestSchema.pick({ imagesDir: true }), 'ingest');
   const dir = fromRoot(manifest.imagesDir, root);
   if (!existsSync(dir)) throw new CaptionerError(`${path}: imagesDir ${dir} does not exist`);
   return dir;

@@ -24,7 +24,8 @@ export interface IngestData {
 
 /** ingest/captions.arrow grouped by image (captions in caption_index order) + the images folder from manifest.json. */
 export function readIngest(ingestDir: string, root: string): IngestData {
-  const manifest = readJson(join(ingestDir, INGEST_MANIFEST_FILE), ingestManifestSchema, 'ingest');
+  // Only the images folder is needed here: ingest's schema, that field.
+  const manifest = readJson(join(ingestDir, INGEST_MANIFEST_FILE), ingestManifestSchema.pick({ imagesDir: true }), 'ingest');
   const imagesDir = fromRoot(manifest.imagesDir, root);
   const path = join(ingestDir, 'captions.arrow');
   const table = readArrowFile(path, 'ingest');
