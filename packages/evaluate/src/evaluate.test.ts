@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeVector, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { evaluateSchema } from '@captioner/core';
-import { readArrowFile, writeArrowFile } from '@captioner/core/node';
+import { readArrowFile, readJson, readJsonLines, writeArrowFile } from '@captioner/core/node';
 import { openFeatureStore } from '@captioner/featurize';
 import { CaptionModel, beamSearch, greedyDecode } from '@captioner/model';
 import { tf } from '@captioner/tf';
-import { readEvalMetrics, readPredictions } from '@captioner/viz';
 import { cleanedReferenceTokens, runEvaluate } from './evaluate.js';
+import { evaluateReportSchema, predictionLineSchema } from './contract.js';
 import { cocoTokenize, scoreCaptions } from '@captioner/metrics';
 import { createTinyPipeline, LOCATIONS, saveConstantWordModel, type TinyPipeline } from './pipeline.fixture.js';
 
@@ -65,7 +65,8 @@ describe('runEvaluate on a tiny model', () => {
       expect(Number.isFinite(r.log_prob) && r.log_prob < 0).toBe(true);
     }
 
-    const jsonl = readFileSync(join(p.outDir, 'predictions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    // Both JSON files validate against evaluate's contracts (viz reads them through schemas derived from these).
+    const jsonl = readJsonLines(join(p.outDir, 'predictions.jsonl'), predictionLineSchema);
     expect(jsonl).toHaveLength(4);
     for (const line of jsonl) {
       expect(Object.keys(line)).toEqual(expect.arrayContaining(['image', 'references', 'greedy', 'beam']));
@@ -73,7 +74,7 @@ describe('runEvaluate on a tiny model', () => {
       expect(line.greedy).toBe(greedyRow.prediction);
     }
 
-    const metrics = JSON.parse(readFileSync(join(p.outDir, 'metrics.json'), 'utf8'));
+    const metrics = readJson(join(p.outDir, 'metrics.json'), evaluateReportSchema);
     expect(metrics).toMatchObject({ split: 'test', images: 4, scale: '0-1' });
     expect(metrics.methods.beam.decoding).toMatchObject({ method: 'beam', beam: 2, maxSteps: 6 });
     expect(metrics.methods.greedy.decoding).toMatchObject({ method: 'greedy', maxSteps: 6 });
@@ -95,16 +96,6 @@ describe('runEvaluate on a tiny model', () => {
       expect(stats.capHitShare).toBe(stats.unfinished / 4);
     }
     for (const line of jsonl) expect(line.nearestNeighbourImage).toBe('e.png');
-
-    // The viz stage reads both files back: same rows, one attention map per word, only real scores.
-    const forViz = readPredictions(join(p.outDir, 'predictions.arrow'));
-    expect(forViz.locations).toBe(LOCATIONS);
-    expect(forViz.methods).toEqual(['greedy', 'beam']);
-    for (const r of forViz.records) expect(r.attention).toHaveLength(r.prediction ? r.prediction.split(' ').length : 0);
-    const vizMetrics = readEvalMetrics(join(p.outDir, 'metrics.json'));
-    expect(vizMetrics.rows.map((r) => r.method)).toEqual(['greedy', 'beam']);
-    expect(vizMetrics.columns).toEqual(['BLEU-1', 'BLEU-2', 'BLEU-3', 'BLEU-4', 'CIDEr-D', 'ROUGE-L']);
-    expect(vizMetrics.rows[1].scores['CIDEr-D']).toBe(metrics.methods.beam.scores['CIDEr-D']);
   });
 
   it('scores a constant "dog dog" model with the hand-worked BLEU, CIDEr-D and ROUGE-L against the raw references', async () => {
@@ -152,7 +143,9 @@ describe('runEvaluate on a tiny model', () => {
       expect(metrics.x100CleanedReferences[method]['BLEU-1']).toBe(25.77);
       expect(metrics.methods[method].stats.meanWords).toBe(2);
     }
-    const rows = readArrowFile(join(outDir, 'predictions.arrow')).toArray().map((r) => r.toJSON());
+    const rows = readArrowFile(join(outDir, 'predictions.arrow'))
+      .toArray()
+      .map((r) => r.toJSON());
     const perImage = Object.fromEntries(rows.filter((r) => r.method === 'greedy').map((r) => [r.image, r.cider_d]));
     expect(rows.every((r) => r.prediction === 'dog dog')).toBe(true);
     expect(perImage['a.png']).toBeCloseTo(0.157416, 5);
@@ -198,7 +191,9 @@ describe('runEvaluate on a tiny model', () => {
     const report = await run({ limit: 2, maxLength: 3 });
     expect(report.images).toBe(2);
     expect(report.skipped.overLimit).toBe(2);
-    const rows = readArrowFile(join(p.outDir, 'predictions.arrow')).toArray().map((r) => r.toJSON());
+    const rows = readArrowFile(join(p.outDir, 'predictions.arrow'))
+      .toArray()
+      .map((r) => r.toJSON());
     expect(rows).toHaveLength(4);
     for (const r of rows) expect([...r.tokens].length).toBeLessThanOrEqual(3);
     expect(readFileSync(join(p.outDir, 'predictions.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
