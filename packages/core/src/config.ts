@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { CaptionerError } from './errors.js';
 import { STAGE_NAMES } from './stages.js';
 
@@ -85,10 +85,19 @@ export function backboneOfLayer(layer: FeatureLayerName): FeatureBackbone {
   return featureBackbones.find((b) => (FEATURE_BACKBONES[b].layers as readonly string[]).includes(layer))!;
 }
 
+/** The backbone when the config names none: the one `layer` belongs to, else MobileNetV2. */
+export const DEFAULT_BACKBONE: FeatureBackbone = 'mobilenet_v2';
+function resolvedBackbone(v: { backbone: FeatureBackbone | null; layer: FeatureLayerName | null }): FeatureBackbone {
+  return v.backbone ?? (v.layer !== null ? backboneOfLayer(v.layer) : DEFAULT_BACKBONE);
+}
+
 export const featurizeSchema = z
   .object({
-    /** Feature CNN; see FEATURE_BACKBONES. */
-    backbone: z.enum(featureBackbones).default('inception_v3'),
+    /**
+     * Feature CNN; see FEATURE_BACKBONES. null = the backbone `layer` belongs to, else mobilenet_v2
+     * (ImageNet; the best captions measured here). The seed's is inception_v3.
+     */
+    backbone: z.enum(featureBackbones).nullable().default(null),
     /** A layer of the backbone (null = its first: mixed10 / Conv_1). */
     layer: z.enum(featureLayers).nullable().default(null),
     /**
@@ -113,18 +122,20 @@ export const featurizeSchema = z
   })
   .strict()
   .superRefine((v, ctx) => {
-    const { layers, scalings } = FEATURE_BACKBONES[v.backbone];
+    const backbone = resolvedBackbone(v);
+    const { layers, scalings } = FEATURE_BACKBONES[backbone];
     if (v.layer !== null && !(layers as readonly string[]).includes(v.layer)) {
-      ctx.addIssue({ code: 'custom', path: ['layer'], message: `"${v.layer}" is a layer of ${backboneOfLayer(v.layer)}; backbone ${v.backbone} has ${layers.join(', ')}` });
+      ctx.addIssue({ code: 'custom', path: ['layer'], message: `"${v.layer}" is a layer of ${backboneOfLayer(v.layer)}; backbone ${backbone} has ${layers.join(', ')}` });
     }
     if (v.scaling !== null && !(scalings as readonly string[]).includes(v.scaling)) {
-      ctx.addIssue({ code: 'custom', path: ['scaling'], message: `backbone ${v.backbone} was trained on ${scalings.join(' or ')} pixels; "${v.scaling}" is not supported` });
+      ctx.addIssue({ code: 'custom', path: ['scaling'], message: `backbone ${backbone} was trained on ${scalings.join(' or ')} pixels; "${v.scaling}" is not supported` });
     }
   })
   .transform((v) => ({
     ...v,
-    layer: (v.layer ?? FEATURE_BACKBONES[v.backbone].layers[0]) as FeatureLayerName,
-    scaling: (v.scaling ?? FEATURE_BACKBONES[v.backbone].scalings[0]) as PixelScalingName,
+    backbone: resolvedBackbone(v),
+    layer: (v.layer ?? FEATURE_BACKBONES[resolvedBackbone(v)].layers[0]) as FeatureLayerName,
+    scaling: (v.scaling ?? FEATURE_BACKBONES[resolvedBackbone(v)].scalings[0]) as PixelScalingName,
   }));
 
 /** Show-Attend-Tell sizes (@captioner/model); vocabSize, locations and featureDim come from the tokenize and featurize outputs. */
@@ -141,23 +152,25 @@ export const modelSchema = z
 
 export const trainSchema = z
   .object({
-    epochs: z.number().int().min(1).default(20),
+    /** At most this many epochs (early stopping usually ends sooner). */
+    epochs: z.number().int().min(1).default(40),
     batchSize: z.number().int().min(1).default(64),
-    learningRate: z.number().positive().default(1e-3),
+    /** Adam's initial learning rate (the tutorial's: 1e-3). */
+    learningRate: z.number().positive().default(4e-4),
     seed: z.number().int().default(31),
     /** Early stopping: epochs without improvement of the `selectBy` score (0 = off). */
-    patience: z.number().int().min(0).default(3),
+    patience: z.number().int().min(0).default(4),
     /**
      * What picks the exported checkpoint, early stopping and the plateau schedule: `valLoss` (the
-     * tutorial) or `valCIDEr` (greedy captions of the validation images scored with CIDEr-D each epoch).
+     * tutorial) or `valCIDEr` (greedy captions of the validation images scored with CIDEr-D each epoch; the default).
      */
-    selectBy: z.enum(['valLoss', 'valCIDEr']).default('valLoss'),
+    selectBy: z.enum(['valLoss', 'valCIDEr']).default('valCIDEr'),
     /** Validation images captioned per epoch for `valCIDEr` (null = the whole validation split in use). */
     selectionImages: z.number().int().min(1).nullable().default(null),
-    /** Learning-rate schedule over epochs; `constant` is the tutorial's. */
+    /** Learning-rate schedule over epochs; `constant` is the tutorial's, `plateau` (halve after 2 epochs without a better score) the default. */
     lrSchedule: z
       .object({
-        kind: z.enum(['constant', 'step', 'plateau']).default('constant'),
+        kind: z.enum(['constant', 'step', 'plateau']).default('plateau'),
         /** Multiplier applied at each decay. */
         factor: z.number().gt(0).max(1).default(0.5),
         /** step: decay every this many epochs; plateau: after this many epochs without improvement. */
@@ -165,13 +178,13 @@ export const trainSchema = z
         minLearningRate: z.number().min(0).default(1e-5),
       })
       .strict()
-      .default({ kind: 'constant', factor: 0.5, every: 2, minLearningRate: 1e-5 }),
+      .default({ kind: 'plateau', factor: 0.5, every: 2, minLearningRate: 1e-5 }),
     /** Clip gradients by global norm (0 = off). */
     clipNorm: z.number().min(0).default(5),
-    /** Doubly stochastic attention penalty lambda (Xu et al. 2015, eq. 14); 0 = off. */
-    attentionPenalty: z.number().min(0).default(0),
-    /** Inverted dropout rate on the GRU outputs that feed the output layers (Xu et al. 2015); 0 = off. */
-    dropout: z.number().min(0).lt(1).default(0),
+    /** Doubly stochastic attention penalty lambda (Xu et al. 2015, eq. 14); 0 = off (the tutorial). */
+    attentionPenalty: z.number().min(0).default(1),
+    /** Inverted dropout rate on the GRU outputs that feed the output layers (Xu et al. 2015); 0 = off (the tutorial). */
+    dropout: z.number().min(0).lt(1).default(0.5),
     /** Largest micro-batch on the tfjs engine (rows x steps must stay under the wasm 4 GiB cap); onnx runs whole batches. */
     microBatch: z.number().int().min(1).default(64),
     /**
@@ -195,8 +208,8 @@ export const trainSchema = z
 export const evaluateSchema = z
   .object({
     split: z.enum(['train', 'val', 'test']).default('test'),
-    /** Beam width of the beam-search decoding (greedy decoding is always run too). */
-    beam: z.number().int().min(1).default(3),
+    /** Beam width of the beam-search decoding (greedy decoding is always run too); 5 was best on val. */
+    beam: z.number().int().min(1).default(5),
     /** Decoder steps per caption, counting the <eos> step (null = vocab maxLength − 1: the longest training caption). */
     maxLength: z.number().int().min(2).nullable().default(null),
     /** Evaluate at most this many images (null = the whole split). */
@@ -204,9 +217,9 @@ export const evaluateSchema = z
     /** Images decoded together (features are batchSize x locations x dim float32). */
     batchSize: z.number().int().min(1).default(32),
     /** Beam score = logProb / length^lengthPenalty (1 = mean log-probability per token, 0 = raw sum). */
-    lengthPenalty: z.number().min(0).default(1),
+    lengthPenalty: z.number().min(0).default(3),
     /** Never repeat an n-gram of this size within a caption, greedy and beam (0 = off). */
-    noRepeatNgram: z.number().int().min(0).default(0),
+    noRepeatNgram: z.number().int().min(0).default(2),
     /** Score the best constant caption and nearest-neighbour retrieval too, and flag decoding rows that do not clearly beat them. */
     baselines: z.boolean().default(true),
     /** Constant-caption candidates: this many of the most frequent training captions … */

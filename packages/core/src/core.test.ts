@@ -14,7 +14,18 @@ describe('config', () => {
     const c = parseConfig({});
     expect(c.tokenize.numWords).toBe(5000);
     expect(c.model).toMatchObject({ embeddingDim: 256, units: 512, attentionUnits: 512 });
-    expect(c.train).toMatchObject({ batchSize: 64, learningRate: 1e-3, seed: 31 });
+    // The defaults are the recipe chosen on val (docs/RESULTS.md); text-clean keeps the seed's rule.
+    expect(c.train).toMatchObject({ batchSize: 64, learningRate: 4e-4, seed: 31, selectBy: 'valCIDEr', dropout: 0.5, attentionPenalty: 1, patience: 4 });
+    expect(c.train.lrSchedule).toMatchObject({ kind: 'plateau', factor: 0.5, every: 2 });
+    expect(c.evaluate).toMatchObject({ beam: 5, lengthPenalty: 3, noRepeatNgram: 2 });
+    expect(c.featurize).toMatchObject({ backbone: 'mobilenet_v2', layer: 'Conv_1', scaling: '-1,1' });
+    expect(c.textClean.minWordLength).toBe(2);
+  });
+
+  it('featurize.backbone follows the layer when only the layer is given', () => {
+    expect(parseConfig({ featurize: { layer: 'mixed10', scaling: '0,1' } }).featurize).toMatchObject({ backbone: 'inception_v3', layer: 'mixed10', scaling: '0,1' });
+    expect(parseConfig({ featurize: { backbone: 'inception_v3' } }).featurize).toMatchObject({ backbone: 'inception_v3', layer: 'mixed10', scaling: '0,1' });
+    expect(() => parseConfig({ featurize: { backbone: 'mobilenet_v2', layer: 'mixed10' } }, 'x.json')).toThrow(/featurize\.layer[\s\S]*mixed10" is a layer of inception_v3/);
   });
 
   it('rejects unknown keys and bad values, naming file and field', () => {

@@ -193,7 +193,7 @@ describe('baselines in the evaluate stage', () => {
       featurizeDir: p.featurizeDir,
       ingestDir,
       outDir: join(p.root, 'stages', outName),
-      config: evaluateSchema.parse({ beam: 2, batchSize: 3, ...over }),
+      config: evaluateSchema.parse({ beam: 2, batchSize: 3, lengthPenalty: 1, noRepeatNgram: 0, ...over }),
       progressIntervalMs: 60_000,
     });
 
@@ -258,7 +258,7 @@ describe('baselines in the evaluate stage', () => {
       progressIntervalMs: 60_000,
     });
     const outDir = join(root, 'evaluate');
-    const report = await runEvaluate({ modelDir: p.modelDir, featurizeDir, ingestDir, outDir, config: evaluateSchema.parse({ beam: 2 }), progressIntervalMs: 60_000 });
+    const report = await runEvaluate({ modelDir: p.modelDir, featurizeDir, ingestDir, outDir, config: evaluateSchema.parse({ beam: 2, lengthPenalty: 1, noRepeatNgram: 0 }), progressIntervalMs: 60_000 });
     const nn = report.baselines!.rows.nearestNeighbour!;
     expect(nn.retrieval).toMatchObject({ pool: 'train', poolImages: 3, pooling: 'mean over locations', similarity: 'cosine', captionChoice: 'consensus' });
     const lines = readFileSync(join(outDir, 'predictions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));

@@ -20,7 +20,7 @@ afterAll(() => {
   if (p) rmSync(p.root, { recursive: true, force: true });
 });
 
-const config = (over: Record<string, unknown> = {}) => evaluateSchema.parse({ beam: 2, batchSize: 3, ...over });
+const config = (over: Record<string, unknown> = {}) => evaluateSchema.parse({ beam: 2, batchSize: 3, lengthPenalty: 1, noRepeatNgram: 0, ...over }); // plain beam search; the defaults' blocking has its own tests
 const run = (over: Record<string, unknown> = {}, outDir = p.outDir) =>
   runEvaluate({ modelDir: p.modelDir, featurizeDir: p.featurizeDir, ingestDir: p.ingestDir, outDir, config: config(over), progressIntervalMs: 60_000 });
 

@@ -71,7 +71,7 @@ async function addImages(ws: Workspace, names: string[], seedBase = 0): Promise<
   for (const [i, name] of names.entries()) writeFileSync(join(ws.imagesDir, name), await noiseJpeg(seedBase + i + 1));
 }
 
-const config = (over: Partial<FeaturizeConfig> = {}): FeaturizeConfig => featurizeSchema.parse({ batchSize: 3, imagesPerShard: 4, ...over });
+const config = (over: Partial<FeaturizeConfig> = {}): FeaturizeConfig => featurizeSchema.parse({ layer: 'mixed10', batchSize: 3, imagesPerShard: 4, ...over }); // the tiny extractor stands in for InceptionV3 mixed10
 
 async function run(ws: Workspace, over: Partial<FeaturizeConfig> = {}, ex: TinyExtractor = extractor): Promise<{ manifest: FeaturizeManifest; computed: number; calls: number }> {
   const [images0, calls0] = [ex.imagesSeen, ex.calls];

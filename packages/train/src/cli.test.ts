@@ -60,7 +60,8 @@ function writeConfig(name: string, stagesDir: string): string {
       stagesDir,
       backend: 'wasm',
       model: { embeddingDim: 8, units: 8, attentionUnits: 8 },
-      train: { epochs: 2, batchSize: 8, bucketChunk: 2, patience: 0, keepLast: 5 },
+      // selectBy valLoss: these stage folders hold no ingest stage (valCIDEr, the default, needs its references).
+      train: { epochs: 2, batchSize: 8, bucketChunk: 2, patience: 0, keepLast: 5, selectBy: 'valLoss' },
     }),
   );
   return path;

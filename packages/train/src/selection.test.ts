@@ -38,7 +38,7 @@ describe('learningRateForEpoch', () => {
   const history = [epoch(1, 3.8, 0.3), epoch(2, 3.5, 0.35), epoch(3, 3.5, 0.34), epoch(4, 3.5, 0.33), epoch(5, 3.5, 0.36), epoch(6, 3.5, 0.2)];
 
   it('constant is the tutorial rate at every epoch', () => {
-    const cfg = train({ learningRate: 1e-3 });
+    const cfg = train({ learningRate: 1e-3, lrSchedule: { kind: 'constant' } });
     for (let e = 1; e <= 7; e++) expect(learningRateForEpoch(e, history, cfg)).toBe(1e-3);
   });
 

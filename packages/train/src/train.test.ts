@@ -27,8 +27,11 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
+/** The tutorial's training settings (the schema's defaults are the val-chosen recipe); tests that need others set them. */
+const TUTORIAL_TRAIN = { learningRate: 1e-3, lrSchedule: { kind: 'constant' }, selectBy: 'valLoss', dropout: 0, attentionPenalty: 0 };
+
 function config(train: Record<string, unknown> = {}): PipelineConfig {
-  return parseConfig({ model: { embeddingDim: 8, units: 8, attentionUnits: 8 }, train: { epochs: 3, batchSize: 16, bucketChunk: 2, patience: 0, ...train } });
+  return parseConfig({ model: { embeddingDim: 8, units: 8, attentionUnits: 8 }, train: { ...TUTORIAL_TRAIN, epochs: 3, batchSize: 16, bucketChunk: 2, patience: 0, ...train } });
 }
 
 /** The run's options plus the dependencies the tests inject (an in-memory store, a model API). */
