@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CaptionerError } from './errors.js';
 import { deepMerge, parseConfig, type PipelineConfig } from './config.js';
 import { parseJsonText } from './json.js';

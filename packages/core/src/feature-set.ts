@@ -5,7 +5,7 @@
  * beside the config's name lists it is built from, because the model library reads it too and
  * libraries do not import stages.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { FEATURE_BACKBONE_NAMES, FEATURE_DTYPES, FEATURE_LAYER_NAMES, PIXEL_SCALING_NAMES } from './config.js';
 
 const positiveInt = z.number().int().min(1);

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CaptionerError } from './errors.js';
 import { formatIssuePath, parseJsonText, parseWithSchema } from './json.js';
 import { readJson, readJsonLines } from './json-file.js';

@@ -4,7 +4,7 @@
  * model library, caption and evaluate read it back. It lives in core because the model library
  * reads it and libraries do not import stages.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A model folder's copy may leave out tokenize's other fields (the shipped model drops `wordCounts`); unknown keys pass through. */
 export const vocabularySchema = z

@@ -3,7 +3,7 @@
  * by people comparing runs) and predictions.jsonl (one readable line per image). predictions.arrow's
  * columns are in the README.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { METRIC_NAMES } from '@captioner/metrics';
 import { captionModelConfigSchema } from '@captioner/model/contract';
 

@@ -3,7 +3,7 @@
  * `featureSetSchema`: the settings that identify the features, FEATURE_SETTING_KEYS, which
  * `settingsHash` hashes, plus their geometry) with the run's shards, failures and statistics.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { FEATURE_BACKBONES, featureSetSchema } from '@captioner/core';
 
 export const MANIFEST_FILE = 'manifest.json';

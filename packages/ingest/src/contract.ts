@@ -2,7 +2,7 @@
  * ingest's file contracts, browser-safe (zod only): manifest.json, read by featurize and viz to
  * find the images. captions.arrow's columns are documented in the README.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const INGEST_MANIFEST_FILE = 'manifest.json';
 

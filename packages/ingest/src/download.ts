@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { CaptionerError } from '@captioner/core';
 import { log, readJson, tempPathFor } from '@captioner/core/node';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const KAGGLE_DATASET = 'adityajn105/flickr8k';
 
@@ -24,8 +24,7 @@ export function kaggleCredentials(env: NodeJS.ProcessEnv = process.env, home = h
   const file = join(env.KAGGLE_CONFIG_DIR ?? join(home, '.kaggle'), 'kaggle.json');
   if (!existsSync(file)) {
     throw new CaptionerError(
-      `no Kaggle credentials: set KAGGLE_USERNAME and KAGGLE_KEY, or save your API token as ${file} ` +
-        '(Kaggle → Settings → API → Create New Token), chmod 600',
+      `no Kaggle credentials: set KAGGLE_USERNAME and KAGGLE_KEY, or save your API token as ${file} ` + '(Kaggle → Settings → API → Create New Token), chmod 600',
     );
   }
   if ((statSync(file).mode & 0o077) !== 0) {
@@ -48,9 +47,7 @@ export function safeEntryPath(dir: string, entryName: string): string | null {
 }
 
 function openZip(path: string): Promise<yauzl.ZipFile> {
-  return new Promise((ok, fail) =>
-    yauzl.open(path, { lazyEntries: true, decodeStrings: true, validateEntrySizes: true }, (err, zip) => (err ? fail(err) : ok(zip!))),
-  );
+  return new Promise((ok, fail) => yauzl.open(path, { lazyEntries: true, decodeStrings: true, validateEntrySizes: true }, (err, zip) => (err ? fail(err) : ok(zip!))));
 }
 
 /**

@@ -4,7 +4,7 @@
  * vocab.json (core's `vocabularySchema`, written by tokenize) and features.json (core's feature set,
  * written by featurize). weights.bin is float32 little-endian in manifest order.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { featureSetSchema } from '@captioner/core';
 
 export const MODEL_FORMAT = 'captioner-show-attend-tell/1';

@@ -3,7 +3,7 @@
  * only need the vocabulary (train, the model folder's copy) use core's `vocabularySchema`, which
  * this extends.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { vocabularySchema } from '@captioner/core';
 
 export const VOCAB_FILE = 'vocab.json';

@@ -3,7 +3,7 @@
  * and a checkpoint's state.json and optimizer.json (read back by `--resume`). The exported model
  * folder's files are the model package's contract.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** One epoch's row of metrics.jsonl (and of the checkpoint's history). */
 export const epochMetricsSchema = z.object({

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Table } from 'apache-arrow';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CaptionerError, featureSetSchema } from '@captioner/core';
 import { column, fromRoot, readArrowFile, readJson, readJsonLines } from '@captioner/core/node';
 import type { Grid } from '@captioner/caption';
@@ -155,13 +155,18 @@ export function resolveGrid(locations: number, sources: { metadata?: Map<string,
   };
   const fromMeta = sources.metadata?.get('grid');
   if (fromMeta) {
-    const parsed = check(fromMeta.split(/[x, [\]]+/).filter(Boolean).map(Number), 'predictions metadata "grid"');
+    const parsed = check(
+      fromMeta
+        .split(/[x, [\]]+/)
+        .filter(Boolean)
+        .map(Number),
+      'predictions metadata "grid"',
+    );
     if (parsed) return parsed;
   }
-  const files = [
-    sources.featurizeDir && join(sources.featurizeDir, 'manifest.json'),
-    sources.trainDir && join(sources.trainDir, 'model', 'features.json'),
-  ].filter((p): p is string => !!p);
+  const files = [sources.featurizeDir && join(sources.featurizeDir, 'manifest.json'), sources.trainDir && join(sources.trainDir, 'model', 'features.json')].filter(
+    (p): p is string => !!p,
+  );
   for (const file of files) {
     if (!existsSync(file)) continue;
     const grid = check(readJson(file, gridOnlySchema, 'featurize').grid, file);

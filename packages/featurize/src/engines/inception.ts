@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { CaptionerError } from '@captioner/core';
 import { readJson } from '@captioner/core/node';
-import { z } from 'zod';
+import * as z from 'zod';
 import { LAYER_GEOMETRY, type InceptionLayer } from './backbones.js';
 import { parseBrowserifyExport } from './js-literal.js';
 import { fromFloat16Bits } from '../float16.js';
@@ -283,7 +283,6 @@ export function decodeWeights(specs: WeightSpec[], data: Uint8Array, origin = 'w
   });
   return out;
 }
-
 
 function concatBytes(parts: Uint8Array[]): Uint8Array {
   const total = parts.reduce((n, p) => n + p.byteLength, 0);
