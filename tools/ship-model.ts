@@ -1,6 +1,7 @@
 /**
  * Ships a trained captioner as the pretrained model: uint8-quantized weights (TF.js manifest
- * quantization), the vocabulary, the featurize settings and a model card, written atomically to
+ * quantization; float16 for the tensors --float16 / --float16-auto pick), the vocabulary, the
+ * featurize settings and a model card, written atomically to
  * packages/caption/pretrained/flickr8k-mobilenet_v2/ — after checking, with the evaluate stage's own
  * code on the Flickr8k test split, that the quantized model scores within --tolerance (0.5) points
  * of the float one on BLEU-4 and CIDEr-D (x100, greedy and beam). One command when a better model lands:
@@ -17,6 +18,12 @@
  * run decoded on the same engine: Node decodes on onnxruntime by default, CAPTIONER_DECODE_ENGINE=tfjs
  * on TF.js, and metrics.json does not record which); --note TEXT
  * adds a paragraph to the model card (e.g. which run the model comes from).
+ *
+ * Mixed precision: --float16 NAME,NAME keeps those weights float16 (twice the bytes of uint8);
+ * --float16-auto X adds every bias and every tensor whose uint8 step exceeds X times its std
+ * (quantizationStats). The tool prints that per-tensor table first; --analyze prints it and stops.
+ * Choose X on the validation split (--split val --out /tmp/x: scores without shipping anything
+ * the tests would read), then ship on test.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
@@ -26,7 +33,7 @@ import { parseArgs } from 'node:util';
 import { CaptionerError, evaluateSchema } from '@captioner/core';
 import { stageContext, withAtomicPath, workspaceRoot } from '@captioner/core/node';
 import { initBackend } from '@captioner/tf';
-import { isQuantized, PRETRAINED_MODEL_DIR, quantizeArtifacts, readModelArtifacts } from '@captioner/caption';
+import { float16ByRule, isQuantized, PRETRAINED_MODEL_DIR, quantizationStats, quantizeArtifacts, readModelArtifacts } from '@captioner/caption';
 import { runEvaluate, type EvaluateReport } from '@captioner/evaluate';
 
 // One clear line for a CaptionerError (exit 2), a stack for anything else (exit 1).
@@ -49,6 +56,9 @@ const { values, positionals } = parseArgs({
     tolerance: { type: 'string', default: '0.5' },
     'float-metrics': { type: 'string' },
     note: { type: 'string' },
+    float16: { type: 'string' },
+    'float16-auto': { type: 'string' },
+    analyze: { type: 'boolean', default: false },
   },
 });
 
@@ -74,7 +84,33 @@ await initBackend({ backend: ctx.config.backend });
 // 1. Quantize into a staging folder (the shipped layout, minus the card).
 const artifacts = readModelArtifacts(sourceDir);
 if (isQuantized(artifacts.modelJson)) throw new CaptionerError(`${sourceDir}: already quantized; ship from the float model`);
-const quantized = quantizeArtifacts(artifacts, join(sourceDir, '/'));
+const stats = quantizationStats(artifacts, join(sourceDir, '/'));
+const autoStep = values['float16-auto'] !== undefined ? Number(values['float16-auto']) : null;
+if (autoStep !== null && !(autoStep >= 0)) throw new CaptionerError(`--float16-auto ${values['float16-auto']}: give the largest uint8 step kept, as a multiple of the tensor's std (e.g. 0.05)`);
+const float16 = [
+  ...new Set([
+    ...(values.float16 ?? '')
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean),
+    ...(autoStep !== null ? float16ByRule(stats, autoStep) : []),
+  ]),
+];
+const unknownNames = float16.filter((n) => !stats.some((t) => t.name === n));
+if (unknownNames.length > 0) throw new CaptionerError(`--float16: no weight named ${unknownNames.join(', ')} in ${sourceDir}/model.json (weights: ${stats.map((t) => t.name).join(', ')})`);
+const precision = (name: string) => (float16.includes(name) ? 'float16' : 'uint8');
+const statsTable = [
+  '| weight | values | std | uint8 step / std | uint8 RMS error / std | float16 max error / std | shipped as |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+  ...stats.map(
+    (t) =>
+      `| ${t.name} | ${t.size} | ${t.std.toPrecision(3)} | ${t.stepOverStd.toFixed(4)} | ${t.rmsErrorOverStd.toFixed(4)} | ${t.float16MaxErrorOverStd.toExponential(1)} | ${precision(t.name)} |`,
+  ),
+].join('\n');
+process.stderr.write(`${statsTable}\n\n`);
+if (values.analyze) process.exit(0);
+const quantized = quantizeArtifacts(artifacts, join(sourceDir, '/'), { float16 });
+const weightsLabel = float16.length > 0 ? 'uint8 + float16' : 'uint8';
 
 /**
  * What inference reads of the vocabulary: every field but wordCounts, and wordIndex cut to the ids the
@@ -143,7 +179,7 @@ const table = [
   ...methods.flatMap((m) =>
     [
       ['float32', float],
-      ['uint8 (shipped)', quant],
+      [`${weightsLabel} (shipped)`, quant],
     ].map(([w, r]) => `| ${m === 'beam' ? `beam ${config.beam}` : 'greedy'} | ${w} | ${METRICS.map((k) => (r as EvaluateReport).x100[m][k].toFixed(2)).join(' | ')} |`),
   ),
 ].join('\n');
@@ -160,10 +196,11 @@ const features = artifacts.features as Record<string, unknown>;
 const vocab = artifacts.vocab as { numWords: number; vocabSize: number; maxLength: number };
 const rel = (p: string) => (relative(root, p).startsWith('..') ? p : relative(root, p) || '.');
 const limited = values.limit ? ` (first ${values.limit} images only: not the full split)` : '';
-const command = `npx tsx --conditions=source tools/ship-model.ts ${rel(sourceDir)} --config ${values.config}${values.limit ? ` --limit ${values.limit}` : ''}${values['float-metrics'] ? ` --float-metrics ${rel(resolve(values['float-metrics']))}` : ''}${values.note ? ' --note "…"' : ''}`;
+const float16Flags = `${values.float16 ? ` --float16 ${values.float16}` : ''}${autoStep !== null ? ` --float16-auto ${values['float16-auto']}` : ''}`;
+const command = `npx tsx --conditions=source tools/ship-model.ts ${rel(sourceDir)} --config ${values.config}${values.stagesDir ? ` --stagesDir ${rel(resolve(values.stagesDir))}` : ''}${float16Flags}${values.limit ? ` --limit ${values.limit}` : ''}${values['float-metrics'] ? ` --float-metrics ${rel(resolve(values['float-metrics']))}` : ''}${values.note ? ' --note "…"' : ''}`;
 
 function card(weightsBytes: number, totalBytes: number): string {
-  return `# Model card: Show, Attend and Tell on Flickr8k, MobileNetV2 features (shipped, uint8)
+  return `# Model card: Show, Attend and Tell on Flickr8k, MobileNetV2 features (shipped, ${weightsLabel})
 
 The captioner \`npx captioner caption IMAGE\` and \`loadCaptioner()\` use when no model is given, and
 the one the browser demo (packages/demo) runs. Written by \`tools/ship-model.ts\` on ${new Date().toISOString().slice(0, 10)}:
@@ -181,11 +218,21 @@ ${command}
   sha256 \`${String(features.weightsHash).slice(0, 16)}…\`), layer \`${features.layer}\` → ${(features.grid as number[]).join('x')}x${features.dim},
   pixels scaled to [${features.scaling}], ${features.inputSize}px bilinear resize, features rounded to ${features.dtype} as in training.
   The attention is over this ${(features.grid as number[]).join('x')} grid.
-- Weights: uint8 affine quantization per tensor in the TF.js weights-manifest format
+- Weights: ${
+    float16.length > 0
+      ? `mixed precision per tensor in the TF.js weights-manifest format: uint8 affine
+  (\`quantization: { dtype: "uint8", min, scale }\`) for all but ${float16.map((n) => `\`${n}\``).join(', ')}, stored float16
+  (\`quantization: { dtype: "float16" }\`)${autoStep !== null ? ` — every bias and every tensor whose uint8 step exceeds ${autoStep} × its std (\`--float16-auto ${autoStep}\`)` : ''}${values.float16 ? `${autoStep !== null ? ', plus' : ' —'} named by \`--float16\`` : ''}; both read by \`tf.io.decodeWeights\`, \`@captioner/caption\` decodes them to float32 on load`
+      : `uint8 affine quantization per tensor in the TF.js weights-manifest format
   (\`quantization: { dtype: "uint8", min, scale }\`, read by \`tf.io.decodeWeights\`; \`@captioner/caption\`
-  decodes them to float32 on load). weights.bin ${(weightsBytes / 2 ** 20).toFixed(2)} MiB, the model files
+  decodes them to float32 on load)`
+  }. weights.bin ${(weightsBytes / 2 ** 20).toFixed(2)} MiB, the model files
   ${(totalBytes / 2 ** 20).toFixed(2)} MiB (the float32 model: ${(floatBytes / 2 ** 20).toFixed(2)} MiB). vocab.json keeps what inference reads:
   wordIndex for the ids the decoder can emit, no wordCounts.
+
+Per tensor, the uint8 step and round-trip errors relative to the tensor's std (\`quantizationStats\`):
+
+${statsTable}
 
 ## Data and recipe
 
@@ -230,7 +277,7 @@ await withAtomicPath(outDir, (tmp) => {
   writeFileSync(join(tmp, 'MODEL_CARD.md'), card(weightsBytes, total));
   writeFileSync(
     join(tmp, 'scores.json'),
-    pretty({ split: values.split, images: quant.images, limit: values.limit ? Number(values.limit) : null, beam: config.beam, float: float.x100, quantized: quant.x100, source: rel(sourceDir) }),
+    pretty({ split: values.split, images: quant.images, limit: values.limit ? Number(values.limit) : null, beam: config.beam, float16, float: float.x100, quantized: quant.x100, source: rel(sourceDir) }),
   );
 });
 const shipped = readdirSync(outDir).reduce((n, f) => n + bytes(join(outDir, f)), 0);

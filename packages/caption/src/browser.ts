@@ -18,7 +18,17 @@ export { attentionRgba, normalizeAttention, checkGrid, DEFAULT_HEATMAP, type Gri
 export { colormapLut, colorize, colormapStops, COLORMAPS, type ColormapName, type ColormapLut } from './draw/colormap.js';
 export { decodeFeatures, makeCaptioner, featureSettingsOf, gridOf, type Captioner, type CaptionOptions, type CaptionResult, type FeatureSettings } from './captioner.js';
 export { trainedModelFromArtifacts, checkpointInfo, checkFeatureCompatibility, START_TOKEN, END_TOKEN, type TrainedModel } from './trained.js';
-export { quantizeArtifacts, dequantizeArtifacts, quantizeTensor, isQuantized } from './quantize.js';
+export {
+  quantizeArtifacts,
+  dequantizeArtifacts,
+  quantizeTensor,
+  float16Tensor,
+  quantizationStats,
+  float16ByRule,
+  isQuantized,
+  type QuantizeOptions,
+  type TensorQuantizationStats,
+} from './quantize.js';
 export type { DecodedImage };
 
 async function fetchOk(url: string): Promise<Response> {

@@ -12,7 +12,7 @@ import { trainedModelFromArtifacts, type TrainedModel } from './trained.js';
 /** The committed pretrained captioner (src/ and dist/ are both one level below the package root). */
 export const PRETRAINED_MODEL_DIR = fileURLToPath(new URL('../pretrained/flickr8k-mobilenet_v2/', import.meta.url));
 
-/** Reads a model folder's five files (weights float32 or uint8-quantized); errors name the folder or file. */
+/** Reads a model folder's five files (weights float32, or uint8/float16-quantized); errors name the folder or file. */
 export { readModelArtifacts };
 
 /**

@@ -1,8 +1,12 @@
 /**
- * uint8 affine weight quantization in the TF.js weights-manifest format: each float32 tensor is
- * stored as bytes q with `quantization: { dtype: 'uint8', min, scale }` and read back as
- * `q * scale + min` (what tf.io.decodeWeights does). Per tensor, min/max of its values; the
- * round-trip error is at most scale/2 per weight. Browser-safe.
+ * Weight quantization in the TF.js weights-manifest format, per tensor either
+ * - uint8 affine: bytes q with `quantization: { dtype: 'uint8', min, scale }`, read back as
+ *   `q * scale + min` (what tf.io.decodeWeights does); min/max of the tensor's values, so the
+ *   round-trip error is at most scale/2 per weight; or
+ * - float16: IEEE binary16 with `quantization: { dtype: 'float16' }` (relative error ≤ 2^-11), for
+ *   the tensors whose uint8 step is coarse next to their spread (`quantizationStats` measures it),
+ *   at twice the bytes.
+ * Browser-safe.
  *
  * A model folder whose weights.bin is quantized is turned back into float32 artifacts before
  * @captioner/model's modelFromArtifacts sees it (that loader only reads float32), so every consumer
@@ -10,13 +14,17 @@
  */
 import { tf } from '@captioner/tf';
 import type { ModelArtifacts } from '@captioner/model';
+import { float32ToFloat16 } from '@captioner/featurize/browser';
 
 export interface QuantizedEntry {
   name: string;
   shape: number[];
   dtype: 'float32';
-  quantization: { dtype: 'uint8'; min: number; scale: number };
+  quantization: { dtype: 'uint8'; min: number; scale: number } | { dtype: 'float16' };
 }
+
+/** Bytes per stored value of each quantization dtype this module writes and reads. */
+const BYTES = { uint8: 1, float16: 2 } as const;
 
 type ManifestEntry = tf.io.WeightsManifestEntry;
 
@@ -51,6 +59,84 @@ export function quantizeTensor(values: Float32Array): { bytes: Uint8Array; min: 
   return { bytes, min: fmin, scale };
 }
 
+/** float32 values → float16 bytes (little-endian binary16, round to nearest even); throws beyond the float16 range. */
+export function float16Tensor(values: Float32Array, name = 'weight'): Uint8Array {
+  const halves = float32ToFloat16(values);
+  for (let i = 0; i < halves.length; i++) {
+    // An exponent of all ones is ±Infinity or NaN: |x| ≥ 65520 or a non-finite weight.
+    if ((halves[i] & 0x7c00) === 0x7c00) throw new RangeError(`quantize: weight ${name}[${i}] = ${values[i]} does not fit float16`);
+  }
+  return new Uint8Array(halves.buffer, halves.byteOffset, halves.byteLength);
+}
+
+/** How coarse uint8 is for one tensor: the measurement that decides which tensors stay float16. */
+export interface TensorQuantizationStats {
+  name: string;
+  size: number;
+  /** Standard deviation of the float32 values. */
+  std: number;
+  /** The uint8 step (max - min) / 255, and that step over std. */
+  step: number;
+  stepOverStd: number;
+  /** Largest |uint8 round trip - value|, and the RMS of that error over std. */
+  maxError: number;
+  rmsErrorOverStd: number;
+  /** Largest |float16 round trip - value| over std. */
+  float16MaxErrorOverStd: number;
+}
+
+/** Per tensor, in manifest order: its spread and the uint8 / float16 round-trip errors (float32 artifacts). */
+export function quantizationStats(a: ModelArtifacts, where = ''): TensorQuantizationStats[] {
+  const { entries } = weightGroup(a.modelJson, where);
+  if (isQuantized(a.modelJson)) throw new Error(`${where}model.json: the weights are already quantized`);
+  const decoded = tf.io.decodeWeights(a.weightData, entries);
+  try {
+    return entries.map((e) => {
+      const values = decoded[e.name].dataSync() as Float32Array;
+      const n = values.length;
+      let mean = 0;
+      for (const v of values) mean += v / n;
+      let variance = 0;
+      for (const v of values) variance += (v - mean) ** 2 / n;
+      const std = Math.sqrt(variance);
+      const { bytes, min, scale } = quantizeTensor(values);
+      const halves = tf.io.decodeWeights(float16Tensor(values, e.name).slice().buffer, [{ name: 'h', shape: [n], dtype: 'float32', quantization: { dtype: 'float16' } }]).h;
+      const back = halves.dataSync() as Float32Array;
+      halves.dispose();
+      let maxError = 0;
+      let squared = 0;
+      let max16 = 0;
+      for (let i = 0; i < n; i++) {
+        const err = Math.abs(bytes[i] * scale + min - values[i]);
+        maxError = Math.max(maxError, err);
+        squared += err * err;
+        max16 = Math.max(max16, Math.abs(back[i] - values[i]));
+      }
+      const over = (x: number) => (std > 0 ? x / std : 0);
+      return {
+        name: e.name,
+        size: n,
+        std,
+        step: scale,
+        stepOverStd: over(scale),
+        maxError,
+        rmsErrorOverStd: over(Math.sqrt(squared / Math.max(1, n))),
+        float16MaxErrorOverStd: over(max16),
+      };
+    });
+  } finally {
+    tf.dispose(Object.values(decoded));
+  }
+}
+
+/**
+ * The float16 rule of `tools/ship-model.ts --float16-auto X`: every bias (few bytes, and a bias shifts
+ * every activation it feeds) and every tensor whose uint8 step exceeds X times its std.
+ */
+export function float16ByRule(stats: readonly TensorQuantizationStats[], maxStepOverStd: number): string[] {
+  return stats.filter((s) => /(^|\/)bias$/.test(s.name) || s.stepOverStd > maxStepOverStd).map((s) => s.name);
+}
+
 /** True when any weight of the model.json is stored quantized. */
 export function isQuantized(modelJson: unknown): boolean {
   try {
@@ -60,19 +146,33 @@ export function isQuantized(modelJson: unknown): boolean {
   }
 }
 
+export interface QuantizeOptions {
+  /** Weights stored as float16 instead of uint8 (names as in model.json). */
+  float16?: Iterable<string>;
+}
+
 /**
- * Float32 artifacts (as saved by CaptionModel.save) → the same artifacts with uint8 weights.
- * The model.json keeps every field; only the weight entries gain `quantization`.
+ * Float32 artifacts (as saved by CaptionModel.save) → the same artifacts with uint8 weights, or
+ * float16 for the weights `options.float16` names. The model.json keeps every field; only the
+ * weight entries gain `quantization`.
  */
-export function quantizeArtifacts(a: ModelArtifacts, where = ''): ModelArtifacts {
+export function quantizeArtifacts(a: ModelArtifacts, where = '', options: QuantizeOptions = {}): ModelArtifacts {
   const { group, entries } = weightGroup(a.modelJson, where);
   if (isQuantized(a.modelJson)) throw new Error(`${where}model.json: the weights are already quantized`);
+  const half = new Set(options.float16 ?? []);
+  const unknown = [...half].filter((name) => !entries.some((e) => e.name === name));
+  if (unknown.length > 0) throw new Error(`${where}model.json: no weight named ${unknown.join(', ')} (float16 list); the weights are ${entries.map((e) => e.name).join(', ')}`);
   const decoded = tf.io.decodeWeights(a.weightData, entries);
   try {
     const parts: Uint8Array[] = [];
     const quantized: QuantizedEntry[] = entries.map((e) => {
       if (e.dtype !== 'float32') throw new Error(`${where}model.json: weight ${e.name} is ${e.dtype}, only float32 weights are quantized`);
-      const { bytes, min, scale } = quantizeTensor(decoded[e.name].dataSync() as Float32Array);
+      const values = decoded[e.name].dataSync() as Float32Array;
+      if (half.has(e.name)) {
+        parts.push(float16Tensor(values, e.name));
+        return { name: e.name, shape: [...e.shape], dtype: 'float32', quantization: { dtype: 'float16' } };
+      }
+      const { bytes, min, scale } = quantizeTensor(values);
       parts.push(bytes);
       return { name: e.name, shape: [...e.shape], dtype: 'float32', quantization: { dtype: 'uint8', min, scale } };
     });
@@ -93,8 +193,8 @@ export function quantizeArtifacts(a: ModelArtifacts, where = ''): ModelArtifacts
 }
 
 /**
- * Quantized artifacts → float32 artifacts (the dequantized values, in manifest order); float32
- * artifacts pass through unchanged. Checks the byte count the manifest describes.
+ * Quantized artifacts (uint8 and/or float16 entries) → float32 artifacts (the decoded values, in
+ * manifest order); float32 artifacts pass through unchanged. Checks the byte count the manifest describes.
  */
 export function dequantizeArtifacts(a: ModelArtifacts, where = ''): ModelArtifacts {
   if (!isQuantized(a.modelJson)) return a;
@@ -103,9 +203,11 @@ export function dequantizeArtifacts(a: ModelArtifacts, where = ''): ModelArtifac
   for (const e of entries) {
     const size = e.shape.reduce((x, y) => x * y, 1);
     const q = e.quantization;
-    if (q && q.dtype !== 'uint8') throw new Error(`${where}model.json: weight ${e.name}: only uint8 quantization is read, got ${q.dtype}`);
-    if (q && !(Number.isFinite(q.min) && Number.isFinite(q.scale))) throw new Error(`${where}model.json: weight ${e.name}: quantization needs numeric min and scale`);
-    expected += q ? size : 4 * size;
+    if (q && q.dtype !== 'uint8' && q.dtype !== 'float16') throw new Error(`${where}model.json: weight ${e.name}: only uint8 and float16 quantization are read, got ${q.dtype}`);
+    if (q?.dtype === 'uint8' && !(Number.isFinite(q.min) && Number.isFinite(q.scale)))
+      throw new Error(`${where}model.json: weight ${e.name}: uint8 quantization needs numeric min and scale`);
+    if (q && e.dtype !== 'float32') throw new Error(`${where}model.json: weight ${e.name}: quantized weights must be float32, got ${e.dtype}`);
+    expected += (q ? BYTES[q.dtype as keyof typeof BYTES] : 4) * size;
   }
   if (a.weightData.byteLength !== expected) {
     throw new Error(`${where}weights.bin: has ${a.weightData.byteLength} bytes, model.json describes ${expected}`);

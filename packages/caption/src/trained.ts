@@ -20,12 +20,12 @@ export interface TrainedModel {
   defaultMaxSteps: number;
   /** Training bookkeeping from config.json (epoch, best epoch, …), when the model was exported by `train`. */
   training: TrainingInfo | null;
-  /** True when weights.bin held uint8-quantized weights (decoded to float32 on load). */
+  /** True when weights.bin held quantized (uint8 and/or float16) weights, decoded to float32 on load. */
   quantized: boolean;
 }
 
 /**
- * Builds the model from its artifacts (float32 or uint8-quantized weights). `dir` names the folder
+ * Builds the model from its artifacts (float32, or uint8/float16-quantized weights). `dir` names the folder
  * or URL in errors ("<dir>/vocab.json: …"). Every failure is a CaptionerError.
  */
 export function trainedModelFromArtifacts(artifacts: ModelArtifacts, dir: string): TrainedModel {

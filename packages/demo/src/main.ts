@@ -169,7 +169,7 @@ async function start(): Promise<void> {
   const loadMs = performance.now() - t0;
   const s = captioner.featureSettings;
   $('model-info').textContent =
-    `Model: Show, Attend and Tell trained on Flickr8k (research use only), ${captioner.quantized ? 'uint8-quantized ' : ''}weights; ` +
+    `Model: Show, Attend and Tell trained on Flickr8k (research use only), ${captioner.quantized ? 'quantized (uint8/float16) ' : ''}weights; ` +
     `features: MobileNetV2 ${s.layer} ${s.grid.join('x')}x${s.dim} (Apache-2.0). Loaded in ${loadMs.toFixed(0)} ms.`;
   status('Ready: drop a photo, choose a file, or pick a sample.');
   setState('ready');

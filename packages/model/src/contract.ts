@@ -27,8 +27,10 @@ const weightSpecSchema = z
     name: z.string(),
     shape: z.array(z.number().int().min(0)),
     dtype: z.string(),
-    /** caption's uint8 storage: value = min + scale * byte. */
-    quantization: z.object({ dtype: z.string(), min: z.number(), scale: z.number() }).loose().optional(),
+    /** caption's quantized storage: uint8 (value = min + scale * byte) or float16 (IEEE binary16). */
+    quantization: z
+      .discriminatedUnion('dtype', [z.object({ dtype: z.literal('uint8'), min: z.number(), scale: z.number() }).loose(), z.object({ dtype: z.literal('float16') }).loose()])
+      .optional(),
   })
   .loose();
 
