@@ -22,6 +22,8 @@
  * Mixed precision: --float16 NAME,NAME keeps those weights float16 (twice the bytes of uint8);
  * --float16-auto X adds every bias and every tensor whose uint8 step exceeds X times its std
  * (quantizationStats). The tool prints that per-tensor table first; --analyze prints it and stops.
+ * --uint8-range mse sets each uint8 tensor's range for least squared error (a few outliers clipped)
+ * instead of its min/max.
  * Choose X on the validation split (--split val --out /tmp/x: scores without shipping anything
  * the tests would read), then ship on test.
  */
@@ -59,6 +61,7 @@ const { values, positionals } = parseArgs({
     float16: { type: 'string' },
     'float16-auto': { type: 'string' },
     analyze: { type: 'boolean', default: false },
+    'uint8-range': { type: 'string', default: 'minmax' },
   },
 });
 
@@ -109,7 +112,9 @@ const statsTable = [
 ].join('\n');
 process.stderr.write(`${statsTable}\n\n`);
 if (values.analyze) process.exit(0);
-const quantized = quantizeArtifacts(artifacts, join(sourceDir, '/'), { float16 });
+const uint8Range = values['uint8-range'];
+if (uint8Range !== 'minmax' && uint8Range !== 'mse') throw new CaptionerError(`--uint8-range ${uint8Range}: minmax or mse`);
+const quantized = quantizeArtifacts(artifacts, join(sourceDir, '/'), { float16, uint8Range });
 const weightsLabel = float16.length > 0 ? 'uint8 + float16' : 'uint8';
 
 /**
@@ -196,7 +201,7 @@ const features = artifacts.features as Record<string, unknown>;
 const vocab = artifacts.vocab as { numWords: number; vocabSize: number; maxLength: number };
 const rel = (p: string) => (relative(root, p).startsWith('..') ? p : relative(root, p) || '.');
 const limited = values.limit ? ` (first ${values.limit} images only: not the full split)` : '';
-const float16Flags = `${values.float16 ? ` --float16 ${values.float16}` : ''}${autoStep !== null ? ` --float16-auto ${values['float16-auto']}` : ''}`;
+const float16Flags = `${values.float16 ? ` --float16 ${values.float16}` : ''}${autoStep !== null ? ` --float16-auto ${values['float16-auto']}` : ''}${uint8Range === 'mse' ? ' --uint8-range mse' : ''}`;
 const command = `npx tsx --conditions=source tools/ship-model.ts ${rel(sourceDir)} --config ${values.config}${values.stagesDir ? ` --stagesDir ${rel(resolve(values.stagesDir))}` : ''}${float16Flags}${values.limit ? ` --limit ${values.limit}` : ''}${values['float-metrics'] ? ` --float-metrics ${rel(resolve(values['float-metrics']))}` : ''}${values.note ? ' --note "…"' : ''}`;
 
 function card(weightsBytes: number, totalBytes: number): string {
@@ -221,7 +226,7 @@ ${command}
 - Weights: ${
     float16.length > 0
       ? `mixed precision per tensor in the TF.js weights-manifest format: uint8 affine
-  (\`quantization: { dtype: "uint8", min, scale }\`) for all but ${float16.map((n) => `\`${n}\``).join(', ')}, stored float16
+  (\`quantization: { dtype: "uint8", min, scale }\`${uint8Range === 'mse' ? ', each range set for least squared error, a few outliers clipped: `--uint8-range mse`' : ''}) for all but ${float16.map((n) => `\`${n}\``).join(', ')}, stored float16
   (\`quantization: { dtype: "float16" }\`)${autoStep !== null ? ` — every bias and every tensor whose uint8 step exceeds ${autoStep} × its std (\`--float16-auto ${autoStep}\`)` : ''}${values.float16 ? `${autoStep !== null ? ', plus' : ' —'} named by \`--float16\`` : ''}; both read by \`tf.io.decodeWeights\`, \`@captioner/caption\` decodes them to float32 on load`
       : `uint8 affine quantization per tensor in the TF.js weights-manifest format
   (\`quantization: { dtype: "uint8", min, scale }\`, read by \`tf.io.decodeWeights\`; \`@captioner/caption\`

@@ -40,6 +40,31 @@ describe('uint8 weight quantization', () => {
     expect(Array.from(c.bytes, (q) => q * c.scale + c.min)).toEqual(Array(5).fill(Math.fround(0.7)));
   });
 
+  it('with the least-squares range, clips rare outliers when a finer step pays for it', () => {
+    // 10^5 values in [-2, 2] plus two outliers at ±3 that stretch the min/max range by half.
+    const values = Float32Array.from({ length: 100_000 }, (_, i) => Math.sin(i * 12.9898) * 2);
+    values[17] = 3;
+    values[4242] = -3;
+    const sse = (q: ReturnType<typeof quantizeTensor>) => values.reduce((n, v, i) => n + (q.bytes[i] * q.scale + q.min - v) ** 2, 0);
+    const minmax = quantizeTensor(values);
+    const mse = quantizeTensor(values, 'mse');
+    expect(mse.scale).toBeLessThan(minmax.scale * 0.8);
+    expect(sse(mse)).toBeLessThan(sse(minmax));
+    // Values inside the chosen range still round to within half a step; at most the ladder's 1000 per end are clipped.
+    let inside = 0;
+    let worst = 0;
+    values.forEach((v, i) => {
+      if (v < mse.min || v > mse.min + 255 * mse.scale) return;
+      inside++;
+      worst = Math.max(worst, Math.abs(mse.bytes[i] * mse.scale + mse.min - v));
+    });
+    expect(inside).toBeGreaterThanOrEqual(values.length - 2000);
+    expect(worst).toBeLessThanOrEqual(mse.scale / 2 + 1e-6);
+    // Far outliers cost more clipped than a coarser step does: then the range stays min/max.
+    values[17] = 40;
+    expect(quantizeTensor(values, 'mse')).toEqual(quantizeTensor(values));
+  });
+
   it('writes the TF.js manifest format that tf.io.decodeWeights reads, a quarter of the float bytes', async () => {
     const m = model();
     const a = await encodeModelArtifacts(m, { vocab, features });

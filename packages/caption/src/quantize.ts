@@ -42,7 +42,7 @@ function weightGroup(modelJson: unknown, where: string): { group: Record<string,
 }
 
 /** Quantizes one float32 tensor: min/max of the values; a constant tensor gets scale 1 (all q = 0). */
-export function quantizeTensor(values: Float32Array): { bytes: Uint8Array; min: number; scale: number } {
+export function quantizeTensor(values: Float32Array, range: 'minmax' | 'mse' = 'minmax'): { bytes: Uint8Array; min: number; scale: number } {
   let min = Infinity;
   let max = -Infinity;
   for (const v of values) {
@@ -51,12 +51,39 @@ export function quantizeTensor(values: Float32Array): { bytes: Uint8Array; min: 
     if (v > max) max = v;
   }
   if (values.length === 0) return { bytes: new Uint8Array(0), min: 0, scale: 1 };
+  if (range === 'mse') [min, max] = mseRange(values, min, max);
   // float32-rounded, as TF.js holds them when it computes q * scale + min.
   const scale = max > min ? Math.fround((max - min) / 255) : 1;
   const fmin = Math.fround(min);
   const bytes = new Uint8Array(values.length);
   for (let i = 0; i < values.length; i++) bytes[i] = Math.min(255, Math.max(0, Math.round((values[i] - fmin) / scale)));
   return { bytes, min: fmin, scale };
+}
+
+/**
+ * The [min, max] of least squared uint8 error: min/max, or the range with the k most extreme values
+ * at each end clipped (k from a fixed ladder), whichever rounds the tensor closest overall — a finer
+ * step for the bulk of the weights when a few outliers stretch the range.
+ */
+function mseRange(values: Float32Array, min: number, max: number): [number, number] {
+  const sorted = Float32Array.from(values).sort();
+  const n = sorted.length;
+  let best: [number, number] = [min, max];
+  let bestError = Infinity;
+  for (const k of [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]) {
+    if (2 * k >= n) break;
+    const lo = Math.fround(sorted[k]);
+    const hi = sorted[n - 1 - k];
+    if (!(hi > lo)) continue;
+    const scale = Math.fround((hi - lo) / 255);
+    let error = 0;
+    for (let i = 0; i < n; i++) {
+      const q = Math.min(255, Math.max(0, Math.round((values[i] - lo) / scale)));
+      error += (q * scale + lo - values[i]) ** 2;
+    }
+    if (error < bestError) [bestError, best] = [error, [lo, hi]];
+  }
+  return best;
 }
 
 /** float32 values → float16 bytes (little-endian binary16, round to nearest even); throws beyond the float16 range. */
@@ -149,6 +176,8 @@ export function isQuantized(modelJson: unknown): boolean {
 export interface QuantizeOptions {
   /** Weights stored as float16 instead of uint8 (names as in model.json). */
   float16?: Iterable<string>;
+  /** uint8 range per tensor: min/max (default; error ≤ step/2 everywhere) or least squared error (outliers clipped). */
+  uint8Range?: 'minmax' | 'mse';
 }
 
 /**
@@ -172,7 +201,7 @@ export function quantizeArtifacts(a: ModelArtifacts, where = '', options: Quanti
         parts.push(float16Tensor(values, e.name));
         return { name: e.name, shape: [...e.shape], dtype: 'float32', quantization: { dtype: 'float16' } };
       }
-      const { bytes, min, scale } = quantizeTensor(values);
+      const { bytes, min, scale } = quantizeTensor(values, options.uint8Range);
       parts.push(bytes);
       return { name: e.name, shape: [...e.shape], dtype: 'float32', quantization: { dtype: 'uint8', min, scale } };
     });
