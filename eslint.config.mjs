@@ -22,17 +22,7 @@ const stageConstraints = Array.from({ length: STAGE_LAYERS }, (_, i) => {
 
 export default tseslint.config(
   {
-    ignores: [
-      '**/node_modules/**',
-      '**/dist/**',
-      '.nx/**',
-      'data/**',
-      'test-artifacts/**',
-      'tmp/**',
-      'packages/*/models/**',
-      'packages/caption/pretrained/**',
-      'docs/**',
-    ],
+    ignores: ['**/node_modules/**', '**/dist/**', '.nx/**', 'data/**', 'test-artifacts/**', 'tmp/**', 'packages/*/models/**', 'packages/caption/pretrained/**', 'docs/**'],
   },
   {
     files: ['**/*.{ts,mts,cts,js,mjs,cjs}'],

@@ -73,8 +73,7 @@ describe('Nx stage caching (on a temporary copy of the workspace)', () => {
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   const ALL = ['ingest', 'text-clean', 'tokenize', 'featurize', 'train', 'evaluate', 'viz', 'pipelines'];
-  const expectTasks = (tasks: Record<string, string>, ran: string[]) =>
-    expect(tasks).toEqual(Object.fromEntries(ALL.map((t) => [t, ran.includes(t) ? 'ran' : 'cache'])));
+  const expectTasks = (tasks: Record<string, string>, ran: string[]) => expect(tasks).toEqual(Object.fromEntries(ALL.map((t) => [t, ran.includes(t) ? 'ran' : 'cache'])));
 
   it('first run executes every stage; the second is all cache hits', () => {
     expectTasks(nx('pipelines:full'), ALL);

@@ -23,7 +23,10 @@ for (const path of process.argv.slice(2)) {
     rows.push(`| ${name} | not run | | | | | | | | |`);
     continue;
   }
-  const history = readFileSync(metricsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const history = readFileSync(metricsPath, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   const by = config.train?.selectBy ?? 'valLoss';
   const score = (m) => (by === 'valCIDEr' ? (m.valCider ?? -Infinity) : -(m.valLoss ?? m.trainLoss));
   const best = history.reduce((a, m) => (score(m) > score(a) ? m : a));

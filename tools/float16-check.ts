@@ -58,6 +58,8 @@ const a = decode(f16);
 const b = decode(f32);
 const same = a.filter((c, i) => c === b[i]).length;
 const differing = a.map((c, i) => ({ image: chosen[i], float16: c, float32: b[i] })).filter((d) => d.float16 !== d.float32);
-console.log(JSON.stringify({ images: chosen.length, split: values.split, dtypeOnDisk: manifest.dtype, maxAbsFeatureDiff: maxAbs, identicalGreedyCaptions: same, differing }, null, 2));
+console.log(
+  JSON.stringify({ images: chosen.length, split: values.split, dtypeOnDisk: manifest.dtype, maxAbsFeatureDiff: maxAbs, identicalGreedyCaptions: same, differing }, null, 2),
+);
 extractor.dispose();
 process.exit(0);

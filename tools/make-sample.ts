@@ -13,8 +13,15 @@ const { values, positionals } = parseArgs({
 const src = positionals[0] ?? '../shared/flickr8k';
 const out = 'data/sample';
 
-const pick = (list: string[], n: number, random: () => number) => shuffleInPlace([...list].sort(), random).slice(0, n).sort();
-const lines = (f: string) => readFileSync(join(src, f), 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+const pick = (list: string[], n: number, random: () => number) =>
+  shuffleInPlace([...list].sort(), random)
+    .slice(0, n)
+    .sort();
+const lines = (f: string) =>
+  readFileSync(join(src, f), 'utf8')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
 
 const random = seededRandom(31);
 const splits = {

@@ -13,11 +13,16 @@ if (ingest) {
 const tok = read('tokenize/report.json');
 if (tok) console.log(`tokenize   num_words ${tok.numWords}, max_length ${tok.maxLength}, <unk> rate ${(tok.unkRate * 100).toFixed(2)}%`);
 const feat = read('featurize/manifest.json');
-if (feat) console.log(`featurize  ${feat.layer} ${feat.grid?.join('x')}x${feat.dim} ${feat.dtype}, ${feat.shards?.reduce((n, s) => n + s.rows, 0)} images, ${feat.failed?.length ?? 0} failed`);
+if (feat)
+  console.log(
+    `featurize  ${feat.layer} ${feat.grid?.join('x')}x${feat.dim} ${feat.dtype}, ${feat.shards?.reduce((n, s) => n + s.rows, 0)} images, ${feat.failed?.length ?? 0} failed`,
+  );
 const metrics = read('evaluate/metrics.json');
 if (metrics) {
   for (const [method, scores] of Object.entries(metrics.x100 ?? {})) {
-    const line = Object.entries(scores).map(([k, v]) => `${k} ${v}`).join(', ');
+    const line = Object.entries(scores)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
     console.log(`evaluate   ${metrics.split} (${metrics.images} images), ${method}, 0-100: ${line}`);
   }
 }

@@ -76,7 +76,10 @@ const tolerance = Number(values.tolerance);
 const ctx = stageContext({ config: values.config, ...(values.stagesDir ? { stagesDir: values.stagesDir } : {}) });
 const featurizeDir = ctx.dir('featurize');
 const ingestDir = ctx.dir('ingest');
-for (const [what, dir] of [['featurize', featurizeDir], ['ingest', ingestDir]] as const) {
+for (const [what, dir] of [
+  ['featurize', featurizeDir],
+  ['ingest', ingestDir],
+] as const) {
   if (!existsSync(dir)) throw new CaptionerError(`${values.config}: the ${what} stage folder ${dir} does not exist (run the pipeline first)`);
 }
 const work = values.work ? resolve(values.work) : mkdtempSync(join(tmpdir(), 'ship-model-'));
@@ -89,7 +92,8 @@ const artifacts = readModelArtifacts(sourceDir);
 if (isQuantized(artifacts.modelJson)) throw new CaptionerError(`${sourceDir}: already quantized; ship from the float model`);
 const stats = quantizationStats(artifacts, join(sourceDir, '/'));
 const autoStep = values['float16-auto'] !== undefined ? Number(values['float16-auto']) : null;
-if (autoStep !== null && !(autoStep >= 0)) throw new CaptionerError(`--float16-auto ${values['float16-auto']}: give the largest uint8 step kept, as a multiple of the tensor's std (e.g. 0.05)`);
+if (autoStep !== null && !(autoStep >= 0))
+  throw new CaptionerError(`--float16-auto ${values['float16-auto']}: give the largest uint8 step kept, as a multiple of the tensor's std (e.g. 0.05)`);
 const float16 = [
   ...new Set([
     ...(values.float16 ?? '')
@@ -100,7 +104,8 @@ const float16 = [
   ]),
 ];
 const unknownNames = float16.filter((n) => !stats.some((t) => t.name === n));
-if (unknownNames.length > 0) throw new CaptionerError(`--float16: no weight named ${unknownNames.join(', ')} in ${sourceDir}/model.json (weights: ${stats.map((t) => t.name).join(', ')})`);
+if (unknownNames.length > 0)
+  throw new CaptionerError(`--float16: no weight named ${unknownNames.join(', ')} in ${sourceDir}/model.json (weights: ${stats.map((t) => t.name).join(', ')})`);
 const precision = (name: string) => (float16.includes(name) ? 'float16' : 'uint8');
 const statsTable = [
   '| weight | values | std | uint8 step / std | uint8 RMS error / std | float16 max error / std | shipped as |',
@@ -159,7 +164,12 @@ function floatFromMetrics(file: string): EvaluateReport {
   if (m.split !== config.split) problems.push(`split ${m.split}, not ${config.split}`);
   if (config.limit !== null) problems.push('--limit is set');
   const beam = m.methods.beam.decoding;
-  if (beam.beam !== config.beam || (beam.lengthPenalty ?? 1) !== config.lengthPenalty || beam.noRepeatNgram !== config.noRepeatNgram || m.methods.greedy.decoding.noRepeatNgram !== config.noRepeatNgram) {
+  if (
+    beam.beam !== config.beam ||
+    (beam.lengthPenalty ?? 1) !== config.lengthPenalty ||
+    beam.noRepeatNgram !== config.noRepeatNgram ||
+    m.methods.greedy.decoding.noRepeatNgram !== config.noRepeatNgram
+  ) {
     problems.push(`decoding ${JSON.stringify(beam)} differs from beam ${config.beam}, lengthPenalty ${config.lengthPenalty}, noRepeatNgram ${config.noRepeatNgram}`);
   }
   if (problems.length > 0) throw new CaptionerError(`--float-metrics ${file} cannot stand for the float model: ${problems.join('; ')}`);
@@ -196,7 +206,12 @@ const bytes = (p: string) => statSync(p).size;
 const floatBytes = readdirSync(sourceDir).reduce((n, f) => n + bytes(join(sourceDir, f)), 0);
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 const cfg = artifacts.config as { model: Record<string, number>; training?: Record<string, unknown> };
-const training = (cfg.training ?? {}) as { epoch?: number; best?: { epoch?: number; by?: string; score?: number }; train?: Record<string, unknown>; images?: Record<string, number> };
+const training = (cfg.training ?? {}) as {
+  epoch?: number;
+  best?: { epoch?: number; by?: string; score?: number };
+  train?: Record<string, unknown>;
+  images?: Record<string, number>;
+};
 const features = artifacts.features as Record<string, unknown>;
 const vocab = artifacts.vocab as { numWords: number; vocabSize: number; maxLength: number };
 const rel = (p: string) => (relative(root, p).startsWith('..') ? p : relative(root, p) || '.');
@@ -254,7 +269,7 @@ ${statsTable}
 ${table}
 
 Shipping requires |Δ| ≤ ${tolerance} on BLEU-4 and CIDEr-D for both decodings. \`scores.json\` holds
-these numbers. ${values['float-metrics'] ? 'The float32 rows are the evaluate stage\'s own run on the source model (`--float-metrics`); the' : 'The'}
+these numbers. ${values['float-metrics'] ? "The float32 rows are the evaluate stage's own run on the source model (`--float-metrics`); the" : 'The'}
 command above with \`--out /tmp/check --work /tmp/ship\` re-scores${values['float-metrics'] ? ' (without `--float-metrics`, both models)' : ' both models'}: predictions and
 metrics.json in /tmp/ship/evaluate-quantized${values['float-metrics'] ? '' : ' and evaluate-float'}.
 
@@ -282,7 +297,16 @@ await withAtomicPath(outDir, (tmp) => {
   writeFileSync(join(tmp, 'MODEL_CARD.md'), card(weightsBytes, total));
   writeFileSync(
     join(tmp, 'scores.json'),
-    pretty({ split: values.split, images: quant.images, limit: values.limit ? Number(values.limit) : null, beam: config.beam, float16, float: float.x100, quantized: quant.x100, source: rel(sourceDir) }),
+    pretty({
+      split: values.split,
+      images: quant.images,
+      limit: values.limit ? Number(values.limit) : null,
+      beam: config.beam,
+      float16,
+      float: float.x100,
+      quantized: quant.x100,
+      source: rel(sourceDir),
+    }),
   );
 });
 const shipped = readdirSync(outDir).reduce((n, f) => n + bytes(join(outDir, f)), 0);

@@ -92,14 +92,12 @@ async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
  * Only MobileNetV2 models (features.json backbone mobilenet_v2) run here.
  */
 export async function loadBrowserCaptioner(opts: BrowserCaptionerOptions): Promise<Captioner<DecodedImage>> {
-  const [artifacts, tflite] = await Promise.all([
-    fetchModelArtifacts(opts.modelUrl),
-    fetchOk(opts.tfliteUrl).then(async (r) => new Uint8Array(await r.arrayBuffer())),
-  ]);
+  const [artifacts, tflite] = await Promise.all([fetchModelArtifacts(opts.modelUrl), fetchOk(opts.tfliteUrl).then(async (r) => new Uint8Array(await r.arrayBuffer()))]);
   const trained = trainedModelFromArtifacts(artifacts, opts.modelUrl);
   try {
     const { settings } = featureSettingsOf(trained.model.features);
-    if (settings.backbone !== 'mobilenet_v2') throw new CaptionerError(`${opts.modelUrl}features.json: backbone ${settings.backbone ?? 'inception_v3'}; the browser captioner runs mobilenet_v2 models only`);
+    if (settings.backbone !== 'mobilenet_v2')
+      throw new CaptionerError(`${opts.modelUrl}features.json: backbone ${settings.backbone ?? 'inception_v3'}; the browser captioner runs mobilenet_v2 models only`);
     const hash = await sha256Hex(tflite);
     if (hash !== settings.weightsHash) {
       throw new CaptionerError(`${opts.tfliteUrl}: sha256 ${hash.slice(0, 12)}… is not the network the model was trained on (${settings.weightsHash.slice(0, 12)}…)`);

@@ -34,7 +34,10 @@ describe('captioner caption with no trained model', () => {
     let stderr = '';
     vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((stdout += String(c)), true));
     vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((stderr += String(c)), true));
-    await yargs(['caption', PHOTO, '--stagesDir', join(root, 'empty-stages'), '--beam', '1', '--json']).command(captionCommand).exitProcess(false).parseAsync();
+    await yargs(['caption', PHOTO, '--stagesDir', join(root, 'empty-stages'), '--beam', '1', '--json'])
+      .command(captionCommand)
+      .exitProcess(false)
+      .parseAsync();
     vi.restoreAllMocks();
     expect(process.exitCode).toBeUndefined();
     expect(stderr).toContain('the shipped pretrained model');

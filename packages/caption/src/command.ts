@@ -90,9 +90,9 @@ export const captionCommand: CommandModule<object, CaptionArgs> = {
       .option('model', { type: 'string', describe: 'model folder (default: <stagesDir>/train/model when it exists, else the shipped pretrained model)' })
       .option('pretrained', { type: 'boolean', default: false, describe: 'use the shipped pretrained model even when the pipeline has trained one' })
       .option('max-length', { type: 'number', describe: 'decoder steps including <eos> (default vocab maxLength - 1)' })
-      .option('length-penalty', { type: 'number', describe: 'beam score = logProb / length^p (default: the config\'s evaluate.lengthPenalty)' })
+      .option('length-penalty', { type: 'number', describe: "beam score = logProb / length^p (default: the config's evaluate.lengthPenalty)" })
       // Not --no-repeat-ngram: yargs reads --no-X as "X is false".
-      .option('block-ngram', { type: 'number', describe: 'never repeat an n-gram of this size, 0 = off (default: the config\'s evaluate.noRepeatNgram)' })
+      .option('block-ngram', { type: 'number', describe: "never repeat an n-gram of this size, 0 = off (default: the config's evaluate.noRepeatNgram)" })
       .option('attention-png', {
         type: 'string',
         describe: 'write a per-word attention figure to this PNG (several images: out-<image>.png each)',
@@ -105,7 +105,10 @@ export const captionCommand: CommandModule<object, CaptionArgs> = {
     const images = expandImageArguments(argv.images);
     await initBackend({ backend: ctx.config.backend });
     const chosen = chooseModel({ model: modelArg, pretrained: argv.pretrained, pipelineModel: join(ctx.dir('train'), 'model') });
-    if (chosen.source !== 'flag') process.stderr.write(`model: ${chosen.dir} (${chosen.source === 'pipeline' ? 'the pipeline\'s trained model; --pretrained for the shipped one' : 'the shipped pretrained model'})\n`);
+    if (chosen.source !== 'flag')
+      process.stderr.write(
+        `model: ${chosen.dir} (${chosen.source === 'pipeline' ? "the pipeline's trained model; --pretrained for the shipped one" : 'the shipped pretrained model'})\n`,
+      );
     const captioner = await loadCaptioner(chosen.dir);
     const decode = {
       beam: argv.beam,

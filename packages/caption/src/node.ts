@@ -50,9 +50,7 @@ export async function loadCaptioner(modelDir: string = PRETRAINED_MODEL_DIR, opt
       // Said once: these decide whether caption-time features equal training-time ones.
       log('caption', `${where} does not record ${missing.join(', ')}; using the featurize defaults`);
     }
-    extractor =
-      opts.extractor ??
-      (await createFeatureExtractor({ engine: opts.engine ?? 'auto', layer: settings.layer, weights: settings.weights ?? undefined }));
+    extractor = opts.extractor ?? (await createFeatureExtractor({ engine: opts.engine ?? 'auto', layer: settings.layer, weights: settings.weights ?? undefined }));
     const { locations, featureDim } = model.config;
     if (extractor.locations !== locations || extractor.dim !== featureDim) {
       throw new CaptionerError(
@@ -70,9 +68,14 @@ export async function loadCaptioner(modelDir: string = PRETRAINED_MODEL_DIR, opt
       throw new CaptionerError(`${where}: inputSize ${settings.inputSize}, the feature network takes ${extractor.inputSize}px`);
     }
     const net = extractor;
-    return makeCaptioner(trained, settings, (input: string | Uint8Array) => featurizeImage(input, settings, { extractor: net }), () => {
-      if (!opts.extractor) net.dispose();
-    });
+    return makeCaptioner(
+      trained,
+      settings,
+      (input: string | Uint8Array) => featurizeImage(input, settings, { extractor: net }),
+      () => {
+        if (!opts.extractor) net.dispose();
+      },
+    );
   } catch (err) {
     model.dispose();
     if (extractor && !opts.extractor) extractor.dispose();

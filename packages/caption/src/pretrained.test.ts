@@ -31,8 +31,7 @@ describe('the shipped pretrained captioner', () => {
     expect([...(scores.float16 ?? [])].sort()).toEqual([...float16].sort());
     for (const name of float16) expect(card).toContain(`\`${name}\``);
     expect(scores.split).toBe('test');
-    for (const m of ['greedy', 'beam'])
-      for (const k of ['BLEU-4', 'CIDEr-D']) expect(Math.abs(scores.float[m][k] - scores.quantized[m][k]), `${m} ${k}`).toBeLessThanOrEqual(0.5);
+    for (const m of ['greedy', 'beam']) for (const k of ['BLEU-4', 'CIDEr-D']) expect(Math.abs(scores.float[m][k] - scores.quantized[m][k]), `${m} ${k}`).toBeLessThanOrEqual(0.5);
   });
 
   it('was trained on the MobileNetV2 features the bundled .tflite reproduces, and loads', async () => {

@@ -84,7 +84,7 @@ export function checkFeatureCompatibility(modelFeatures: object, store: object, 
   if (problems.length > 0) {
     throw new CaptionerError(
       `${storeWhere} does not match the features the model was trained on (${modelWhere}):\n  ${problems.join('\n  ')}\n` +
-        'Re-run `captioner featurize` with the model\'s settings, or retrain.',
+        "Re-run `captioner featurize` with the model's settings, or retrain.",
     );
   }
 }

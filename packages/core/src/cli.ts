@@ -23,9 +23,7 @@ export function withCommonOptions<T>(y: Argv<T>): Argv<T & CommonArgs> {
       choices: ['auto', 'tensorflow', 'wasm', 'cpu'],
       describe: 'TF.js backend (also CAPTIONER_BACKEND)',
     })
-    .epilog('Any config field can be overridden with dotted flags, e.g. --train.epochs 3 --featurize.layer mixed5') as Argv<
-    T & CommonArgs
-  >;
+    .epilog('Any config field can be overridden with dotted flags, e.g. --train.epochs 3 --featurize.layer mixed5') as Argv<T & CommonArgs>;
 }
 
 export interface StageContext {

@@ -260,9 +260,7 @@ export const pipelineConfigSchema = z
      * experiments can share upstream outputs: e.g. `{ "featurize": "data/features/mobilenet" }`
      * for several training configurations on the same features.
      */
-    stageDirs: z
-      .partialRecord(z.enum(STAGE_NAMES), z.string().min(1))
-      .default({}),
+    stageDirs: z.partialRecord(z.enum(STAGE_NAMES), z.string().min(1)).default({}),
     /** TF.js backend: auto picks tensorflow (tfjs-node[-gpu]) > wasm > cpu. */
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
     dataset: datasetSchema.default(datasetSchema.parse({})),

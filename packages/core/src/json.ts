@@ -25,7 +25,11 @@ export function parseWithSchema<S extends z.ZodType>(value: unknown, schema: S, 
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   // One line per problem, each starting with the file (as compilers print errors).
-  throw new CaptionerError(formatIssues(result.error.issues).map((line) => `${where}: ${line}`).join('\n'));
+  throw new CaptionerError(
+    formatIssues(result.error.issues)
+      .map((line) => `${where}: ${line}`)
+      .join('\n'),
+  );
 }
 
 /** JSON.parse's "at position N" as "line L column C" (1-based), so the spot can be found in an editor. */

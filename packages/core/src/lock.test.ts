@@ -77,7 +77,13 @@ describe('stage folder lock', () => {
     const lockModule = fileURLToPath(new URL('./lock.ts', import.meta.url));
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', `const { acquireStageLock } = await import(${JSON.stringify(lockModule)}); acquireStageLock(${JSON.stringify(dir)}); console.log('held'); setInterval(() => {}, 1000);`],
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `const { acquireStageLock } = await import(${JSON.stringify(lockModule)}); acquireStageLock(${JSON.stringify(dir)}); console.log('held'); setInterval(() => {}, 1000);`,
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     await new Promise<void>((resolve) => child.stdout!.on('data', (d) => String(d).includes('held') && resolve()));

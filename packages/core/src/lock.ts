@@ -54,9 +54,7 @@ export function acquireStageLock(dir: string, stage = basename(dir)): StageLock 
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
       const holder = readHolder(path);
       if (holder !== undefined && pidAlive(holder)) {
-        throw new CaptionerError(
-          `${dir} is being written by another run (pid ${holder}); wait for it to finish or stop it (lock file ${path})`,
-        );
+        throw new CaptionerError(`${dir} is being written by another run (pid ${holder}); wait for it to finish or stop it (lock file ${path})`);
       }
       log(stage, `taking over a stale lock on ${dir} (${holder === undefined ? 'unreadable lock file' : `pid ${holder} is not running`})`);
       unlinkSync(path);

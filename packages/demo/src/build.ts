@@ -72,12 +72,22 @@ export async function buildDemo(out = join(here, 'dist'), opts: { quiet?: boolea
     mkdirSync(join(tmp, 'samples'));
     const samples = [...SAMPLES];
     try {
-      for (const f of readdirSync(EXTRA_DIR).filter((f) => /\.(jpe?g|png|webp)$/i.test(f)).sort()) samples.push({ path: join(EXTRA_DIR, f), title: `${f} (see docs/figures/demo-images/README.md)` });
+      for (const f of readdirSync(EXTRA_DIR)
+        .filter((f) => /\.(jpe?g|png|webp)$/i.test(f))
+        .sort())
+        samples.push({ path: join(EXTRA_DIR, f), title: `${f} (see docs/figures/demo-images/README.md)` });
     } catch {
       // no extra photos
     }
     for (const s of samples) copyFileSync(s.path, join(tmp, 'samples', basename(s.path)));
-    writeFileSync(join(tmp, 'samples', 'samples.json'), JSON.stringify(samples.map((s) => ({ file: basename(s.path), title: s.title })), null, 2) + '\n');
+    writeFileSync(
+      join(tmp, 'samples', 'samples.json'),
+      JSON.stringify(
+        samples.map((s) => ({ file: basename(s.path), title: s.title })),
+        null,
+        2,
+      ) + '\n',
+    );
     const js = Object.entries(result.metafile.outputs).find(([f]) => f.endsWith('app.js'))![1].bytes;
     say(`[demo] app.js ${(js / 1024).toFixed(0)} KiB, model ${(dirBytes(join(tmp, 'model')) / 2 ** 20).toFixed(2)} MiB, ${samples.length} samples\n`);
   });

@@ -95,7 +95,7 @@ describe.skipIf(!hasChromium)('browser demo in headless Chromium', () => {
     expect(beam.length).toBeGreaterThan(0);
   });
 
-  it('draws each word\'s attention over the photo, different for different words', async () => {
+  it("draws each word's attention over the photo, different for different words", async () => {
     const plain = await canvasSums();
     const buttons = await page.$$('#beam-caption button');
     expect(buttons.length).toBeGreaterThanOrEqual(2);

@@ -158,7 +158,9 @@ async function loadSamples(): Promise<void> {
 }
 
 async function start(): Promise<void> {
-  $('legend').querySelector('i')!.setAttribute('style', `background: linear-gradient(to right, ${colormapStops('viridis', 11).join(', ')})`);
+  $('legend')
+    .querySelector('i')!
+    .setAttribute('style', `background: linear-gradient(to right, ${colormapStops('viridis', 11).join(', ')})`);
   wireInputs();
   void loadSamples();
   const base = new URL('.', location.href).href;

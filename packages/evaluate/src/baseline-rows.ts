@@ -89,7 +89,12 @@ export async function runBaselines(opts: {
       t = timer();
       const choice = chooseConstantCaption(candidates, selectionRefs, metric);
       const { caption } = choice.candidate;
-      const row = scoreRow(images.map(() => caption), rawRefs, 0, opts.minWordLength);
+      const row = scoreRow(
+        images.map(() => caption),
+        rawRefs,
+        0,
+        opts.minWordLength,
+      );
       row.seconds = t() + nominated;
       report.rows[name as keyof typeof constantRows] = {
         caption,
@@ -120,7 +125,12 @@ export async function runBaselines(opts: {
   const poolVectors = pooledFeatures(store, pool); // [pool, dim]
   const queryVectors = pooledFeatures(store, images); // [images, dim]
   const poolIndex = new Map(pool.map((image, i) => [image, i]));
-  const neighbours = nearestNeighbours(queryVectors, poolVectors, dim, images.map((image) => poolIndex.get(image) ?? -1));
+  const neighbours = nearestNeighbours(
+    queryVectors,
+    poolVectors,
+    dim,
+    images.map((image) => poolIndex.get(image) ?? -1),
+  );
   const scorer = ciderDScorer([...train.values()].map((captions) => captions.map(cocoTokenize)));
   const chosen = new Map<number, number>();
   const captions = neighbours.map((n) => {

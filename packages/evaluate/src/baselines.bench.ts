@@ -60,7 +60,9 @@ if (values.synthetic) {
   const tPool = t();
   t = timer();
   nearestNeighbours(queries, pool, dim);
-  console.log(`synthetic ${nPool} pool + ${nQueries} query grids of ${locations}x${dim}: pooling ${tPool.toFixed(1)}s (incl. random fill), search ${t().toFixed(1)}s (${tf.getBackend()})`);
+  console.log(
+    `synthetic ${nPool} pool + ${nQueries} query grids of ${locations}x${dim}: pooling ${tPool.toFixed(1)}s (incl. random fill), search ${t().toFixed(1)}s (${tf.getBackend()})`,
+  );
   process.exit(0);
 }
 if (!values.ingest) throw new Error('--ingest DIR (an ingest stage folder with captions.arrow) is required');
@@ -101,7 +103,9 @@ if (values.featurize) {
   const usable = images.filter((image) => store.has(image));
   const { report } = await runBaselines({ store, ingestDir: values.ingest, split, images: usable, references, config: { constantFrequent: 0, constantCentral: 0 } });
   const nn = report.rows.nearestNeighbour!;
-  console.log(`nearest neighbour: ${nn.retrieval.poolImages} training images, mean cosine ${nn.retrieval.meanCosine.toFixed(3)}, ${t().toFixed(1)}s (pooling + search + consensus + scoring)`);
+  console.log(
+    `nearest neighbour: ${nn.retrieval.poolImages} training images, mean cosine ${nn.retrieval.meanCosine.toFixed(3)}, ${t().toFixed(1)}s (pooling + search + consensus + scoring)`,
+  );
   row('nearest neighbour', times100(nn.scores));
   store.close();
 }

@@ -96,11 +96,26 @@ describe('nearest-neighbour retrieval', () => {
   // by cosine 1, although A's first location equals q's first location exactly and C is closer in
   // Euclidean distance than the 10x scaled D, which has the same direction as B.
   const grids = {
-    'q.jpg': [[1, 0], [0, 1]],
-    'A.jpg': [[1, 0], [1, 0]],
-    'B.jpg': [[0.6, 0.4], [0.4, 0.6]],
-    'C.jpg': [[0.9, 0.2], [0.8, 0.1]],
-    'r.jpg': [[0, 2], [0, 2]],
+    'q.jpg': [
+      [1, 0],
+      [0, 1],
+    ],
+    'A.jpg': [
+      [1, 0],
+      [1, 0],
+    ],
+    'B.jpg': [
+      [0.6, 0.4],
+      [0.4, 0.6],
+    ],
+    'C.jpg': [
+      [0.9, 0.2],
+      [0.8, 0.1],
+    ],
+    'r.jpg': [
+      [0, 2],
+      [0, 2],
+    ],
   };
 
   it('mean-pools over locations and L2-normalises, reading batch by batch', () => {
@@ -128,7 +143,7 @@ describe('nearest-neighbour retrieval', () => {
     expect(pool[nearestNeighbours(q.subarray(2, 4), poolVectors, 2)[0].index]).toBe('r.jpg');
   });
 
-  it('returns the consensus caption: the one closest (CIDEr-D) to the image\'s other captions', () => {
+  it("returns the consensus caption: the one closest (CIDEr-D) to the image's other captions", () => {
     const captions = tok(['A dog runs on grass .', 'A dog runs .', 'A cat on a mat .', 'A dog runs on the grass .']);
     const scorer = ciderDScorer([captions, tok(['A cat sits .', 'A cat on a mat .']), tok(['Two people walk .'])]);
     // Caption 0's n-grams all recur in the others except "on grass"; caption 3 adds "the", "on the",
@@ -173,10 +188,19 @@ describe('baselines in the evaluate stage', () => {
     writeArrowFile(
       join(dir, 'captions.arrow'),
       new Table({
-        image: vectorFromArray(rows.map((r) => r.image), new Utf8()),
-        caption: vectorFromArray(rows.map((r) => r.caption), new Utf8()),
+        image: vectorFromArray(
+          rows.map((r) => r.image),
+          new Utf8(),
+        ),
+        caption: vectorFromArray(
+          rows.map((r) => r.caption),
+          new Utf8(),
+        ),
         caption_index: makeVector(Int32Array.from(rows, (r) => r.index)),
-        split: vectorFromArray(rows.map((r) => r.split), new Utf8()),
+        split: vectorFromArray(
+          rows.map((r) => r.split),
+          new Utf8(),
+        ),
       }),
     );
     return dir;
@@ -197,7 +221,7 @@ describe('baselines in the evaluate stage', () => {
       progressIntervalMs: 60_000,
     });
 
-  it('chooses the constant caption on val: changing the evaluated split\'s references does not change it', async () => {
+  it("chooses the constant caption on val: changing the evaluated split's references does not change it", async () => {
     const dogTest = { 'a.png': { split: 'test', captions: ['A dog runs on the grass .'] }, 'b.png': { split: 'test', captions: ['The dog runs on the grass .', 'A dog .'] } };
     const catTest = { 'a.png': { split: 'test', captions: ['A cat sits on a mat .'] }, 'b.png': { split: 'test', captions: ['Zebras .'] } };
     const r1 = await evaluate(writeIngest('ingest-dogs', { ...trainVal, ...dogTest }), 'eval-dogs');
@@ -209,8 +233,20 @@ describe('baselines in the evaluate stage', () => {
     expect(r2.baselines!.rows.constant!.selection.score).toBe(c1.selection.score);
     expect(r2.baselines!.rows.constantBleu4!.caption).toBe(r1.baselines!.rows.constantBleu4!.caption);
     // Chosen on the test references it would have been the dog caption, which those references favour.
-    const candidates = constantCandidates(new Map(Object.entries(trainVal).filter(([, v]) => v.split === 'train').map(([k, v]) => [k, v.captions])), { frequent: 200, central: 300 });
-    expect(chooseConstantCaption(candidates, Object.values(dogTest).map((v) => tok(v.captions))).candidate.caption).toBe('A dog runs on the grass .');
+    const candidates = constantCandidates(
+      new Map(
+        Object.entries(trainVal)
+          .filter(([, v]) => v.split === 'train')
+          .map(([k, v]) => [k, v.captions]),
+      ),
+      { frequent: 200, central: 300 },
+    );
+    expect(
+      chooseConstantCaption(
+        candidates,
+        Object.values(dogTest).map((v) => tok(v.captions)),
+      ).candidate.caption,
+    ).toBe('A dog runs on the grass .');
     // The row is scored on the evaluated split like a model row: "a cat sits on a mat" vs a.png's
     // identical reference (6 of 6 words match) and b.png's "zebras" (0 of 6) -> 6/12; closest
     // reference lengths 6 + 1 = 7 < 12 candidate words, so no brevity penalty: BLEU-1 = 0.5.
@@ -235,7 +271,9 @@ describe('baselines in the evaluate stage', () => {
       'yellow.png': [200, 200, 30],
     };
     for (const [name, [r, g, b]] of Object.entries(colours)) {
-      await sharp({ create: { width: 16, height: 16, channels: 3, background: { r, g, b } } }).png().toFile(join(imagesDir, name));
+      await sharp({ create: { width: 16, height: 16, channels: 3, background: { r, g, b } } })
+        .png()
+        .toFile(join(imagesDir, name));
     }
     const splits = {
       'red.png': { split: 'test', captions: ['A red wall .'] },
@@ -258,10 +296,20 @@ describe('baselines in the evaluate stage', () => {
       progressIntervalMs: 60_000,
     });
     const outDir = join(root, 'evaluate');
-    const report = await runEvaluate({ modelDir: p.modelDir, featurizeDir, ingestDir, outDir, config: evaluateSchema.parse({ beam: 2, lengthPenalty: 1, noRepeatNgram: 0 }), progressIntervalMs: 60_000 });
+    const report = await runEvaluate({
+      modelDir: p.modelDir,
+      featurizeDir,
+      ingestDir,
+      outDir,
+      config: evaluateSchema.parse({ beam: 2, lengthPenalty: 1, noRepeatNgram: 0 }),
+      progressIntervalMs: 60_000,
+    });
     const nn = report.baselines!.rows.nearestNeighbour!;
     expect(nn.retrieval).toMatchObject({ pool: 'train', poolImages: 3, pooling: 'mean over locations', similarity: 'cosine', captionChoice: 'consensus' });
-    const lines = readFileSync(join(outDir, 'predictions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(join(outDir, 'predictions.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const byImage = Object.fromEntries(lines.map((l) => [l.image, l]));
     // Features per location: mean R, G, B and R - B. red (200, 30, 30, 170) is parallel to dark red
     // (100, 12, 12, 88) up to the small G/B terms; yellow (200, 200, 30, 170) has a large G. blue

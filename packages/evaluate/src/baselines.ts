@@ -158,7 +158,10 @@ export function pooledFeatures(store: FeatureStore, images: readonly string[], b
   const buffer = new Float32Array(batch * store.rowLength);
   for (let start = 0; start < order.length; start += batch) {
     const idx = order.slice(start, start + batch);
-    const grids = store.getBatch(idx.map((i) => images[i]), buffer); // [idx.length, locations, dim]
+    const grids = store.getBatch(
+      idx.map((i) => images[i]),
+      buffer,
+    ); // [idx.length, locations, dim]
     idx.forEach((target, b) => {
       const pooled = out.subarray(target * dim, (target + 1) * dim); // [dim]
       const base = b * store.rowLength;
@@ -230,7 +233,10 @@ export function consensusCaptionIndex(captions: readonly string[][], scorer: { s
   let best = 0;
   let bestScore = -Infinity;
   captions.forEach((c, i) => {
-    const score = scorer.score(c, captions.filter((_, j) => j !== i));
+    const score = scorer.score(
+      c,
+      captions.filter((_, j) => j !== i),
+    );
     if (score > bestScore) {
       bestScore = score;
       best = i;
@@ -248,11 +254,7 @@ export type { BaselineWarning } from './contract.js';
  * above the best baseline's CIDEr-D and its BLEU-4 (x100) is not below the best baseline's BLEU-4
  * ("best" per metric, over all baselines). Each failed condition is one warning.
  */
-export function baselineWarnings(
-  rows: Readonly<Record<string, CaptionScores>>,
-  baselines: Readonly<Record<string, CaptionScores>>,
-  marginCiderD: number,
-): BaselineWarning[] {
+export function baselineWarnings(rows: Readonly<Record<string, CaptionScores>>, baselines: Readonly<Record<string, CaptionScores>>, marginCiderD: number): BaselineWarning[] {
   const names = Object.keys(baselines);
   if (names.length === 0) return [];
   const best = (metric: 'CIDEr-D' | 'BLEU-4') => names.reduce((a, b) => (baselines[b][metric] > baselines[a][metric] ? b : a));

@@ -53,9 +53,7 @@ describe('loadCaptioner', () => {
   });
 
   it('names the folder when the model folder is missing', async () => {
-    await expect(loadCaptioner(join(p.root, 'no-such-model'), { extractor: quadrantExtractor() })).rejects.toThrow(
-      /model folder not found: .*no-such-model/,
-    );
+    await expect(loadCaptioner(join(p.root, 'no-such-model'), { extractor: quadrantExtractor() })).rejects.toThrow(/model folder not found: .*no-such-model/);
   });
 
   it('names the missing file when the model folder is incomplete', async () => {

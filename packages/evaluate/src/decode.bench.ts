@@ -60,8 +60,23 @@ const photosDir = '/work/shared/flickr8k/Images';
 if (existsSync(photosDir)) {
   const extractor = await createFeatureExtractor({ engine: 'auto', layer: 'mixed10' });
   const dir = mkdtempSync(join(tmpdir(), 'captioner-bench-'));
-  const vocab = { numWords: vocabSize, vocabSize, oovToken: '<unk>', padToken: '<pad>', maxLength: 21, wordIndex: Object.fromEntries(Array.from({ length: vocabSize - 1 }, (_, i) => [i === 0 ? '<unk>' : i === 1 ? '<sos>' : i === 2 ? '<eos>' : `w${i + 1}`, i + 1])) };
-  const features = { layer: 'mixed10', scaling: '0,1', dim: extractor.dim, locations: extractor.locations, grid: extractor.grid, inputSize: extractor.inputSize, weightsHash: extractor.weightsHash };
+  const vocab = {
+    numWords: vocabSize,
+    vocabSize,
+    oovToken: '<unk>',
+    padToken: '<pad>',
+    maxLength: 21,
+    wordIndex: Object.fromEntries(Array.from({ length: vocabSize - 1 }, (_, i) => [i === 0 ? '<unk>' : i === 1 ? '<sos>' : i === 2 ? '<eos>' : `w${i + 1}`, i + 1])),
+  };
+  const features = {
+    layer: 'mixed10',
+    scaling: '0,1',
+    dim: extractor.dim,
+    locations: extractor.locations,
+    grid: extractor.grid,
+    inputSize: extractor.inputSize,
+    weightsHash: extractor.weightsHash,
+  };
   await model.save(dir, { vocab, features });
   const captioner = await loadCaptioner(dir, { extractor });
   const files = readdirSync(photosDir).sort().slice(0, Number(values.photos));

@@ -39,11 +39,13 @@ export type { MethodReport, EvaluateReport } from './contract.js';
 export const METRIC_NOTES: Record<string, string> = {
   tokenization: 'references and predictions lowercased and PTB-tokenized with punctuation tokens removed, as pycocoevalcap PTBTokenizer',
   BLEU: 'corpus BLEU-1..4 as pycocoevalcap bleu_scorer (closest reference length, clipped counts summed over the corpus)',
-  'CIDEr-D': 'pycocoevalcap cider_scorer: n=1..4, tf-idf with document frequencies over this split\'s references, sigma=6 length penalty, clipped, x10',
+  'CIDEr-D': "pycocoevalcap cider_scorer: n=1..4, tf-idf with document frequencies over this split's references, sigma=6 length penalty, clipped, x10",
   'ROUGE-L': 'pycocoevalcap rouge.py: LCS, beta=1.2, max precision and max recall over references',
-  cleanedReferences: 'x100CleanedReferences: the same metrics against references passed through text-clean (lowercase, punctuation and one-letter words such as "a" removed), i.e. in the model\'s own vocabulary; not comparable to published scores',
+  cleanedReferences:
+    'x100CleanedReferences: the same metrics against references passed through text-clean (lowercase, punctuation and one-letter words such as "a" removed), i.e. in the model\'s own vocabulary; not comparable to published scores',
   METEOR: 'not computed: a faithful METEOR needs the Java METEOR 1.5 with WordNet synonyms and paraphrase tables',
-  baselines: 'constant / constantBleu4: one training caption for every image, the best corpus CIDEr-D / BLEU-4 among the most frequent and most central training captions on the val split (train when val is evaluated), never on the evaluated split; nearestNeighbour: the consensus caption (highest CIDEr-D against its siblings) of the training image with the highest cosine of mean-pooled features',
+  baselines:
+    'constant / constantBleu4: one training caption for every image, the best corpus CIDEr-D / BLEU-4 among the most frequent and most central training captions on the val split (train when val is evaluated), never on the evaluated split; nearestNeighbour: the consensus caption (highest CIDEr-D against its siblings) of the training image with the highest cosine of mean-pooled features',
   warnings: 'a decoding row is flagged unless its CIDEr-D x100 >= best baseline CIDEr-D x100 + evaluate.baselineMarginCiderD and its BLEU-4 x100 >= best baseline BLEU-4 x100',
 };
 
@@ -130,7 +132,12 @@ export async function runEvaluate(opts: RunEvaluateOptions): Promise<EvaluateRep
   try {
     const store = openFeatureStore(opts.featurizeDir);
     try {
-      checkFeatureCompatibility(model.features, store.manifest as unknown as Record<string, unknown>, join(opts.modelDir, 'features.json'), join(opts.featurizeDir, 'manifest.json'));
+      checkFeatureCompatibility(
+        model.features,
+        store.manifest as unknown as Record<string, unknown>,
+        join(opts.modelDir, 'features.json'),
+        join(opts.featurizeDir, 'manifest.json'),
+      );
       const references = readReferences(opts.ingestDir, config.split);
       const selection = selectImages(references, store, config.limit);
       const { skipped } = selection;
@@ -195,7 +202,10 @@ export async function runEvaluate(opts: RunEvaluateOptions): Promise<EvaluateRep
         x100CleanedReferences[method] = times100(scoreCaptions(items.map((it, i) => ({ ...it, references: cleanedRefs[i] }))).corpus);
         const m = x100[method];
         const c = x100CleanedReferences[method];
-        log(STAGE, `${method}: BLEU-1 ${m['BLEU-1']} BLEU-4 ${m['BLEU-4']} CIDEr-D ${m['CIDEr-D']} ROUGE-L ${m['ROUGE-L']} (x100; against cleaned references: BLEU-1 ${c['BLEU-1']} BLEU-4 ${c['BLEU-4']})`);
+        log(
+          STAGE,
+          `${method}: BLEU-1 ${m['BLEU-1']} BLEU-4 ${m['BLEU-4']} CIDEr-D ${m['CIDEr-D']} ROUGE-L ${m['ROUGE-L']} (x100; against cleaned references: BLEU-1 ${c['BLEU-1']} BLEU-4 ${c['BLEU-4']})`,
+        );
       }
 
       const baselines = config.baselines

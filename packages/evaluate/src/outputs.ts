@@ -32,14 +32,32 @@ export const PREDICTIONS_SCHEMA_VERSION = '1';
  */
 export function predictionsTable(rows: readonly PredictionRow[], meta: { locations: number; grid: [number, number]; split: string }): Table {
   const base = new Table({
-    image: vectorFromArray(rows.map((r) => r.image), new Utf8()),
-    split: vectorFromArray(rows.map((r) => r.split), new Utf8()),
-    method: vectorFromArray(rows.map((r) => r.method), new Utf8()),
+    image: vectorFromArray(
+      rows.map((r) => r.image),
+      new Utf8(),
+    ),
+    split: vectorFromArray(
+      rows.map((r) => r.split),
+      new Utf8(),
+    ),
+    method: vectorFromArray(
+      rows.map((r) => r.method),
+      new Utf8(),
+    ),
     references: utf8ListVector(rows.map((r) => r.references)),
-    prediction: vectorFromArray(rows.map((r) => r.prediction), new Utf8()),
-    tokens: numberListVector(new Int32(), rows.map((r) => r.tokens)),
+    prediction: vectorFromArray(
+      rows.map((r) => r.prediction),
+      new Utf8(),
+    ),
+    tokens: numberListVector(
+      new Int32(),
+      rows.map((r) => r.tokens),
+    ),
     log_prob: makeVector(Float32Array.from(rows, (r) => r.logProb)),
-    attention: numberListVector(new Float32(), rows.map((r) => r.attention)),
+    attention: numberListVector(
+      new Float32(),
+      rows.map((r) => r.attention),
+    ),
     cider_d: makeVector(Float32Array.from(rows, (r) => r.ciderD)),
   });
   const schema = new Schema(
@@ -51,7 +69,10 @@ export function predictionsTable(rows: readonly PredictionRow[], meta: { locatio
       ['version', PREDICTIONS_SCHEMA_VERSION],
     ]),
   );
-  return new Table(schema, base.batches.map((b) => new RecordBatch(schema, b.data)));
+  return new Table(
+    schema,
+    base.batches.map((b) => new RecordBatch(schema, b.data)),
+  );
 }
 
 /** predictions.jsonl: one readable line per image with both methods side by side (plus `extra` fields per image, e.g. baselines). */

@@ -104,7 +104,9 @@ async function solidImage(path: string, rgb: [number, number, number], size = 20
       for (let c = 0; c < 3; c++) data[(y * size + x) * 3 + c] = x < size / 2 ? rgb[c] : 255 - rgb[c];
     }
   }
-  await sharp(data, { raw: { width: size, height: size, channels: 3 } }).png().toFile(path);
+  await sharp(data, { raw: { width: size, height: size, channels: 3 } })
+    .png()
+    .toFile(path);
 }
 
 export async function createTinyPipeline(opts: { seed?: number } = {}): Promise<TinyPipeline> {
@@ -142,10 +144,19 @@ export async function createTinyPipeline(opts: { seed?: number } = {}): Promise<
   writeArrowFile(
     join(ingestDir, 'captions.arrow'),
     new Table({
-      image: vectorFromArray(rows.map((r) => r.image), new Utf8()),
-      caption: vectorFromArray(rows.map((r) => r.caption), new Utf8()),
+      image: vectorFromArray(
+        rows.map((r) => r.image),
+        new Utf8(),
+      ),
+      caption: vectorFromArray(
+        rows.map((r) => r.caption),
+        new Utf8(),
+      ),
       caption_index: makeVector(Int32Array.from(rows, (r) => r.index)),
-      split: vectorFromArray(rows.map((r) => r.split), new Utf8()),
+      split: vectorFromArray(
+        rows.map((r) => r.split),
+        new Utf8(),
+      ),
     }),
   );
   writeJsonAtomic(join(ingestDir, 'manifest.json'), { imagesDir, layout: 'kaggle', splitSource: 'test' });
@@ -163,10 +174,7 @@ export async function createTinyPipeline(opts: { seed?: number } = {}): Promise<
   const manifest = readFeaturizeManifest(featurizeDir);
 
   const modelDir = join(root, 'stages', 'train', 'model');
-  const model = CaptionModel.create(
-    { vocabSize: VOCAB.vocabSize, locations: LOCATIONS, featureDim: 4, embeddingDim: 8, units: 8, attentionUnits: 6 },
-    opts.seed ?? 7,
-  );
+  const model = CaptionModel.create({ vocabSize: VOCAB.vocabSize, locations: LOCATIONS, featureDim: 4, embeddingDim: 8, units: 8, attentionUnits: 6 }, opts.seed ?? 7);
   await model.save(modelDir, { vocab: VOCAB, features: manifest, training: { epoch: 3, globalStep: 12, best: { epoch: 2, valLoss: 1.25 } } });
   model.dispose();
   return {

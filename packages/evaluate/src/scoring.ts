@@ -12,5 +12,4 @@ export function cleanedReferenceTokens(reference: string, rule: { minWordLength?
 }
 
 /** Scores x100 (2 decimals), as papers print them. */
-export const times100 = (scores: CaptionScores): CaptionScores =>
-  Object.fromEntries(METRIC_NAMES.map((k) => [k, round(scores[k] * 100, 2)])) as unknown as CaptionScores;
+export const times100 = (scores: CaptionScores): CaptionScores => Object.fromEntries(METRIC_NAMES.map((k) => [k, round(scores[k] * 100, 2)])) as unknown as CaptionScores;

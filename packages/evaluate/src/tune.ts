@@ -102,7 +102,9 @@ export async function tuneDecoding(opts: TuneDecodingOptions): Promise<TuneRepor
         const batch = images.slice(start, start + batchSize);
         const features = tf.tensor3d(store.getBatch(batch, buffer).subarray(0, batch.length * store.rowLength), [batch.length, locations, featureDim]);
         try {
-          decoded.push(...(setting.beam === 1 ? greedyDecode(model, features, common) : beamSearch(model, features, { ...common, beam: setting.beam, lengthPenalty: setting.lengthPenalty })));
+          decoded.push(
+            ...(setting.beam === 1 ? greedyDecode(model, features, common) : beamSearch(model, features, { ...common, beam: setting.beam, lengthPenalty: setting.lengthPenalty })),
+          );
         } finally {
           features.dispose();
         }
@@ -127,7 +129,10 @@ export async function tuneDecoding(opts: TuneDecodingOptions): Promise<TuneRepor
     const best = rows.reduce((a, r) => (r.scores['CIDEr-D'] > a.scores['CIDEr-D'] ? r : a));
     const report: TuneReport = { split, images: images.length, maxSteps, rows, best };
     if (opts.outPath) writeJsonAtomic(opts.outPath, report);
-    log('tune-decoding', `best on ${images.length} ${split} images: beam ${best.setting.beam}, lengthPenalty ${best.setting.lengthPenalty}, noRepeatNgram ${best.setting.noRepeatNgram} (CIDEr-D ${best.scores['CIDEr-D'].toFixed(2)})`);
+    log(
+      'tune-decoding',
+      `best on ${images.length} ${split} images: beam ${best.setting.beam}, lengthPenalty ${best.setting.lengthPenalty}, noRepeatNgram ${best.setting.noRepeatNgram} (CIDEr-D ${best.scores['CIDEr-D'].toFixed(2)})`,
+    );
     return report;
   } finally {
     model.dispose();

@@ -268,7 +268,9 @@ async function main(): Promise<void> {
     (c) => engines.has(c.engine) || (c.engine === 'none' && values.sweep),
   );
 
-  process.stderr.write(`featurize bench: ${backbone} ${layer}, ${plan.length} configurations + PyTorch peer, ${images} images, ${cores} cores (numbers are only comparable on an otherwise idle machine)\n`);
+  process.stderr.write(
+    `featurize bench: ${backbone} ${layer}, ${plan.length} configurations + PyTorch peer, ${images} images, ${cores} cores (numbers are only comparable on an otherwise idle machine)\n`,
+  );
   const self = fileURLToPath(import.meta.url);
   const results: BenchResult[] = [];
   for (const cfg of plan) {
@@ -295,7 +297,16 @@ async function main(): Promise<void> {
   }
   process.stdout.write(JSON.stringify(peer) + '\n');
   // The default engine: onnxruntime with the default options on all cores (what `auto` picks).
-  const ours = results.find((r) => r.engine === 'onnx' && r.mode === 'inference' && r.threads === cores && r.batch === batch && !r.spinning && r.graphOptimizationLevel === 'all' && r.executionMode === 'sequential');
+  const ours = results.find(
+    (r) =>
+      r.engine === 'onnx' &&
+      r.mode === 'inference' &&
+      r.threads === cores &&
+      r.batch === batch &&
+      !r.spinning &&
+      r.graphOptimizationLevel === 'all' &&
+      r.executionMode === 'sequential',
+  );
   if (ours) {
     process.stderr.write(
       `${backbone} ${layer}, batch ${batch}: onnxruntime-node ${ours.imagesPerSec} img/s vs PyTorch ${peer.imagesPerSec} img/s ` +

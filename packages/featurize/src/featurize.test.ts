@@ -34,7 +34,9 @@ async function noiseJpeg(seed: number, size = 24): Promise<Buffer> {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     data[i] = s >>> 24;
   }
-  return sharp(data, { raw: { width: size, height: size, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  return sharp(data, { raw: { width: size, height: size, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }
 
 interface Workspace {
@@ -59,10 +61,22 @@ function newWorkspace(): Workspace {
 function writeCaptions(ws: Workspace, images: string[]): void {
   const rows = images.flatMap((image) => [0, 1].map((k) => ({ image, caption: `a caption ${k}`, k })));
   const table = new Table({
-    image: vectorFromArray(rows.map((r) => r.image), new Utf8()),
-    caption: vectorFromArray(rows.map((r) => r.caption), new Utf8()),
-    caption_index: vectorFromArray(rows.map((r) => r.k), new Int32()),
-    split: vectorFromArray(rows.map(() => 'train'), new Utf8()),
+    image: vectorFromArray(
+      rows.map((r) => r.image),
+      new Utf8(),
+    ),
+    caption: vectorFromArray(
+      rows.map((r) => r.caption),
+      new Utf8(),
+    ),
+    caption_index: vectorFromArray(
+      rows.map((r) => r.k),
+      new Int32(),
+    ),
+    split: vectorFromArray(
+      rows.map(() => 'train'),
+      new Utf8(),
+    ),
   });
   writeArrowFile(join(ws.ingestDir, 'captions.arrow'), table);
 }

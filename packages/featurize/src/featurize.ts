@@ -154,8 +154,7 @@ export async function runFeaturize(opts: RunFeaturizeOptions): Promise<Featurize
   if (!(FEATURE_BACKBONES[backbone].scalings as readonly string[]).includes(config.scaling)) {
     throw new CaptionerError(`featurize.scaling: backbone ${backbone} was trained on ${FEATURE_BACKBONES[backbone].scalings.join(' or ')} pixels, not ${config.scaling}`);
   }
-  const extractor =
-    opts.extractor ?? (await createFeatureExtractor({ engine: config.engine, backbone, layer: config.layer, weights: weights ?? undefined }));
+  const extractor = opts.extractor ?? (await createFeatureExtractor({ engine: config.engine, backbone, layer: config.layer, weights: weights ?? undefined }));
   try {
     const settings: FeatureSettings = {
       backbone,
@@ -218,9 +217,7 @@ export async function runFeaturize(opts: RunFeaturizeOptions): Promise<Featurize
     }
     const toCompute = images.filter((image) => wanted.has(image) && !reusable.has(image));
     const carriedRows = carried.reduce((n, c) => n + c.rows.length, 0);
-    say(
-      `reusing ${reusable.size} (${kept.length} shard(s) kept, ${carriedRows} row(s) repacked), computing ${toCompute.length} with ${extractor.engine}`,
-    );
+    say(`reusing ${reusable.size} (${kept.length} shard(s) kept, ${carriedRows} row(s) repacked), computing ${toCompute.length} with ${extractor.engine}`);
 
     // 3. Write new shards: repacked rows first, then computed ones.
     const writer = new ShardSetWriter({

@@ -39,9 +39,18 @@ function writeIngest(ingestDir: string, dataset: string, images: string[]): void
     join(ingestDir, 'captions.arrow'),
     new Table({
       image: vectorFromArray(images, new Utf8()),
-      caption: vectorFromArray(images.map(() => 'unused'), new Utf8()),
-      caption_index: vectorFromArray(images.map(() => 0), new Int32()),
-      split: vectorFromArray(images.map(() => 'train'), new Utf8()),
+      caption: vectorFromArray(
+        images.map(() => 'unused'),
+        new Utf8(),
+      ),
+      caption_index: vectorFromArray(
+        images.map(() => 0),
+        new Int32(),
+      ),
+      split: vectorFromArray(
+        images.map(() => 'train'),
+        new Utf8(),
+      ),
     }),
   );
   writeJsonAtomic(join(ingestDir, 'manifest.json'), { imagesDir: join(dataset, 'Images'), layout: 'kaggle', splitSource: 'bench' });

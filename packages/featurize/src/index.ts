@@ -24,16 +24,7 @@ export {
 export { runFeaturize, type RunFeaturizeOptions } from './featurize.js';
 export { openFeatureStore, type FeatureStore, type FeatureStoreOptions } from './store.js';
 export { featurizeImage, disposeFeaturizeImageCache, type FeaturizeImageOptions } from './featurize-image.js';
-export {
-  preprocessImage,
-  decodeImage,
-  resizeAndScale,
-  readImageBytes,
-  ImageDecodeError,
-  type ImageFailureKind,
-  type PreprocessOptions,
-  type DecodedImage,
-} from './preprocess.js';
+export { preprocessImage, decodeImage, resizeAndScale, readImageBytes, ImageDecodeError, type ImageFailureKind, type PreprocessOptions, type DecodedImage } from './preprocess.js';
 export { float32ToFloat16, float16ToFloat32, toFloat16Bits, fromFloat16Bits } from './float16.js';
 export {
   readFeaturizeManifest,

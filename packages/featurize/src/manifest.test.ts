@@ -36,7 +36,15 @@ const manifest = () => ({
 describe('settingsHash', () => {
   it('changes with every setting and ignores key order and extra fields', () => {
     const base = settingsHash(settings);
-    for (const [key, value] of Object.entries({ layer: 'mixed5', scaling: '-1,1', dtype: 'float32', inputSize: 300, halfPixelCenters: true, weightsHash: 'v', preprocessVersion: 2 })) {
+    for (const [key, value] of Object.entries({
+      layer: 'mixed5',
+      scaling: '-1,1',
+      dtype: 'float32',
+      inputSize: 300,
+      halfPixelCenters: true,
+      weightsHash: 'v',
+      preprocessVersion: 2,
+    })) {
       expect(settingsHash({ ...settings, [key]: value })).not.toBe(base);
     }
     const reordered = Object.fromEntries(Object.entries(settings).reverse()) as unknown as FeatureSettings;

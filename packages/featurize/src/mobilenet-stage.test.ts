@@ -35,9 +35,18 @@ beforeAll(() => {
     join(root, 'stages/ingest/captions.arrow'),
     new Table({
       image: vectorFromArray(IMAGES, new Utf8()),
-      caption: vectorFromArray(IMAGES.map(() => 'a caption'), new Utf8()),
-      caption_index: vectorFromArray(IMAGES.map(() => 0), new Int32()),
-      split: vectorFromArray(IMAGES.map(() => 'train'), new Utf8()),
+      caption: vectorFromArray(
+        IMAGES.map(() => 'a caption'),
+        new Utf8(),
+      ),
+      caption_index: vectorFromArray(
+        IMAGES.map(() => 0),
+        new Int32(),
+      ),
+      split: vectorFromArray(
+        IMAGES.map(() => 'train'),
+        new Utf8(),
+      ),
     }),
   );
 });
@@ -96,7 +105,11 @@ describe('featurize stage with backbone mobilenet_v2', () => {
     const bottleneck = await run({ layer: 'expanded_conv_16' });
     expect(bottleneck).toMatchObject({ layer: 'expanded_conv_16', grid: [7, 7], dim: 320, counts: { computed: 3, reused: 0 } });
     // The last bottleneck is linear (no ReLU): negative values are expected.
-    expect(openFeatureStore(join(root, 'stages/featurize')).get(IMAGES[0]).some((v) => v < 0)).toBe(true);
+    expect(
+      openFeatureStore(join(root, 'stages/featurize'))
+        .get(IMAGES[0])
+        .some((v) => v < 0),
+    ).toBe(true);
   });
 
   it('refuses [0,1] scaling and inception layers for MobileNetV2', async () => {

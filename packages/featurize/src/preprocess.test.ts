@@ -6,8 +6,7 @@ import sharp from 'sharp';
 import { initBackend, tf } from '@captioner/tf';
 import { decodeImage, ImageDecodeError, preprocessImage, resizeAndScale } from './preprocess.js';
 
-const rawRgb = (data: number[] | Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4 = 3) =>
-  sharp(Buffer.from(data), { raw: { width, height, channels } });
+const rawRgb = (data: number[] | Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4 = 3) => sharp(Buffer.from(data), { raw: { width, height, channels } });
 
 /** A noisy RGB image so resampling differences cannot hide. */
 function noise(width: number, height: number, seed = 7): Uint8Array {
@@ -31,7 +30,13 @@ describe('bilinear resize', () => {
   it('matches a hand-computed 2x2 → 3x3 case (half_pixel_centers=false, scaling 0,1)', async () => {
     // Red channel: 0 90 / 180 255; green = 255 - red; blue constant 51.
     const red = [0, 90, 180, 255];
-    const png = await rawRgb(red.flatMap((r) => [r, 255 - r, 51]), 2, 2).png().toBuffer();
+    const png = await rawRgb(
+      red.flatMap((r) => [r, 255 - r, 51]),
+      2,
+      2,
+    )
+      .png()
+      .toBuffer();
     const out = await preprocessImage(png, { inputSize: 3, scaling: '0,1' });
     // scale 2/3: source coordinates 0, 2/3, 4/3 (clamped to row/col 1).
     const expectedRed = [
@@ -67,7 +72,10 @@ describe('bilinear resize', () => {
         const data = noise(w, h);
         const ours = resizeAndScale({ data, width: w, height: h }, { inputSize: size, scaling: '0,1', halfPixelCenters });
         const reference = tf.tidy(() =>
-          tf.image.resizeBilinear(tf.tensor3d(Float32Array.from(data), [h, w, 3]), [size, size], false, halfPixelCenters).div(255).dataSync(),
+          tf.image
+            .resizeBilinear(tf.tensor3d(Float32Array.from(data), [h, w, 3]), [size, size], false, halfPixelCenters)
+            .div(255)
+            .dataSync(),
         );
         let maxDiff = 0;
         for (let i = 0; i < ours.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ours[i] - reference[i]));
@@ -126,7 +134,12 @@ describe('decoding', () => {
     // sRGB → CMYK → sRGB through ICC profiles is not the identity (gamut mapping moves this orange
     // to about 201,49,0); it must stay near the original and keep its hue order.
     const [r, g, b] = image.data.subarray((8 * 16 + 8) * 3, (8 * 16 + 8) * 3 + 3);
-    for (const [got, want] of [[r, 200], [g, 60], [b, 30]]) expect(Math.abs(got - want)).toBeLessThan(40);
+    for (const [got, want] of [
+      [r, 200],
+      [g, 60],
+      [b, 30],
+    ])
+      expect(Math.abs(got - want)).toBeLessThan(40);
     expect(r).toBeGreaterThan(g);
     expect(g).toBeGreaterThan(b);
   });

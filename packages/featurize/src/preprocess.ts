@@ -81,12 +81,7 @@ export async function decodeImage(input: string | Uint8Array, source = typeof in
  * Decodes, resizes and scales one image to the network input (inputSize x inputSize x 3, float32).
  * Bad input throws ImageDecodeError (never anything else for a bad file).
  */
-export async function preprocessImage(
-  input: string | Uint8Array,
-  opts: PreprocessOptions,
-  out?: Float32Array,
-  offset = 0,
-): Promise<Float32Array> {
+export async function preprocessImage(input: string | Uint8Array, opts: PreprocessOptions, out?: Float32Array, offset = 0): Promise<Float32Array> {
   const image = await decodeImage(input);
   return resizeAndScale(image, opts, out, offset);
 }

@@ -61,12 +61,7 @@ function cachedSampling(inSize: number, outSize: number, halfPixelCenters: boole
  * Bilinear resize of 8-bit RGB to outSize x outSize float32 (like `tf.image.resizeBilinear` with
  * alignCorners=false), with the pixel scaling fused in. Writes at `out[offset…]`.
  */
-export function resizeAndScale(
-  image: DecodedImage,
-  opts: PreprocessOptions,
-  out: Float32Array = new Float32Array(opts.inputSize * opts.inputSize * 3),
-  offset = 0,
-): Float32Array {
+export function resizeAndScale(image: DecodedImage, opts: PreprocessOptions, out: Float32Array = new Float32Array(opts.inputSize * opts.inputSize * 3), offset = 0): Float32Array {
   const size = opts.inputSize;
   if (out.length < offset + size * size * 3) throw new RangeError(`resizeAndScale: output too small for a ${size}x${size}x3 image at offset ${offset}`);
   const ys = cachedSampling(image.height, size, opts.halfPixelCenters ?? false);
@@ -113,4 +108,3 @@ export function resizeAndScale(
   }
   return out;
 }
-

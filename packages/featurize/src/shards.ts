@@ -268,7 +268,9 @@ export function loadShard(dir: string, entry: ShardEntry, expect: { rowLength: n
   try {
     bytes = readFileSync(path);
   } catch (err) {
-    throw new CaptionerError(`${path}: listed in ${join(dir, 'manifest.json')} but cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); re-run \`captioner featurize\``);
+    throw new CaptionerError(
+      `${path}: listed in ${join(dir, 'manifest.json')} but cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); re-run \`captioner featurize\``,
+    );
   }
   if (bytes.byteLength !== entry.bytes) {
     throw new CaptionerError(`${path}: ${bytes.byteLength} bytes, manifest.json says ${entry.bytes}; the feature store is inconsistent, re-run \`captioner featurize\``);

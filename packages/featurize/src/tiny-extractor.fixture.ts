@@ -23,7 +23,15 @@ export async function createTinyExtractor(opts: { inputSize?: number; grid?: num
   // conv 3x3/4 → ReLU → average pool to grid x grid → 1x1 conv to `dim` channels.
   const model = tf.sequential({
     layers: [
-      tf.layers.conv2d({ inputShape: [inputSize, inputSize, 3], filters: 4, kernelSize: 3, strides: 4, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed }), biasInitializer: 'ones' }),
+      tf.layers.conv2d({
+        inputShape: [inputSize, inputSize, 3],
+        filters: 4,
+        kernelSize: 3,
+        strides: 4,
+        activation: 'relu',
+        kernelInitializer: tf.initializers.glorotUniform({ seed }),
+        biasInitializer: 'ones',
+      }),
       tf.layers.averagePooling2d({ poolSize: Math.floor(Math.ceil(inputSize / 4) / grid), strides: Math.floor(Math.ceil(inputSize / 4) / grid) }),
       tf.layers.conv2d({ filters: dim, kernelSize: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }),
     ],

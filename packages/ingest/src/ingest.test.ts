@@ -37,9 +37,7 @@ describe('ingest: Kaggle layout', () => {
 
   it('fails on a wrong header and on an extra column, with line numbers', () => {
     expect(() => ingest({ datasetDir: kaggleDataset(['a.jpg'], 'file,text\na.jpg,x\n'), config })).toThrow(/captions\.txt:1: expected header/);
-    expect(() => ingest({ datasetDir: kaggleDataset(['a.jpg'], 'image,caption\na.jpg,x\na.jpg,x,y\n'), config })).toThrow(
-      /captions\.txt:3/,
-    );
+    expect(() => ingest({ datasetDir: kaggleDataset(['a.jpg'], 'image,caption\na.jpg,x\na.jpg,x,y\n'), config })).toThrow(/captions\.txt:3/);
   });
 
   it('an existing file in an unsupported format is reported as such, not as a missing image', () => {

@@ -180,10 +180,19 @@ export function ingest(opts: IngestOptions): IngestResult {
 
 export function captionsTable(rows: CaptionRow[]): Table {
   return new Table({
-    image: vectorFromArray(rows.map((r) => r.image), new Utf8()),
-    caption: vectorFromArray(rows.map((r) => r.caption), new Utf8()),
+    image: vectorFromArray(
+      rows.map((r) => r.image),
+      new Utf8(),
+    ),
+    caption: vectorFromArray(
+      rows.map((r) => r.caption),
+      new Utf8(),
+    ),
     caption_index: makeVector(Int32Array.from(rows.map((r) => r.captionIndex))),
-    split: vectorFromArray(rows.map((r) => r.split), new Utf8()),
+    split: vectorFromArray(
+      rows.map((r) => r.split),
+      new Utf8(),
+    ),
   });
 }
 

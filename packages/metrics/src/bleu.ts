@@ -58,7 +58,10 @@ export function bleuStats(item: ScoredCaption, maxN = 4): BleuStats {
   }
   return {
     testLength,
-    referenceLength: closestReferenceLength(testLength, item.references.map((r) => r.length)),
+    referenceLength: closestReferenceLength(
+      testLength,
+      item.references.map((r) => r.length),
+    ),
     guess: Array.from({ length: maxN }, (_, k) => Math.max(0, testLength - k)),
     correct,
   };

@@ -10,16 +10,22 @@
  */
 
 /** Tokens pycocoevalcap removes after PTB tokenization (ptbtokenizer.py `PUNCTUATIONS`). */
-export const COCO_PUNCTUATIONS: ReadonlySet<string> = new Set([
-  "''", "'", '``', '`', '-LRB-', '-RRB-', '-LCB-', '-RCB-', '.', '?', '!', ',', ':', '-', '--', '...', ';',
-]);
+export const COCO_PUNCTUATIONS: ReadonlySet<string> = new Set(["''", "'", '``', '`', '-LRB-', '-RRB-', '-LCB-', '-RCB-', '.', '?', '!', ',', ':', '-', '--', '...', ';']);
 
 /** Common abbreviations PTB keeps with their final period (the period is not a sentence end). */
 const ABBREVIATIONS = new Set(['mr', 'mrs', 'ms', 'dr', 'st', 'jr', 'sr', 'vs', 'etc', 'mt', 'ave', 'no']);
 
 /** PTB's names for brackets and quotes; all of them are in the COCO removal list. */
 const PTB_SYMBOLS: Record<string, string> = {
-  '(': '-LRB-', ')': '-RRB-', '[': '-LSB-', ']': '-RSB-', '{': '-LCB-', '}': '-RCB-', '"': "''", '`': '`', "'": "'",
+  '(': '-LRB-',
+  ')': '-RRB-',
+  '[': '-LSB-',
+  ']': '-RSB-',
+  '{': '-LCB-',
+  '}': '-RCB-',
+  '"': "''",
+  '`': '`',
+  "'": "'",
 };
 
 const CLITIC = /^(.*[a-z0-9])('s|'re|'ve|'ll|'d|'m|n't)$/;
@@ -72,7 +78,11 @@ function splitToken(raw: string, out: string[]): void {
 /** Lowercased PTB-style tokens of one caption with COCO's punctuation tokens removed. */
 export function cocoTokenize(text: string): string[] {
   const out: string[] = [];
-  for (const raw of text.toLowerCase().replace(/[\u2018\u2019]/g, "'").replace(/[\u201c\u201d]/g, '"').split(/\s+/)) {
+  for (const raw of text
+    .toLowerCase()
+    .replace(/[\u2018\u2019]/g, "'")
+    .replace(/[\u201c\u201d]/g, '"')
+    .split(/\s+/)) {
     if (raw.length > 0) splitToken(raw, out);
   }
   // -LSB-/-RSB- are not in COCO's list (the Java tokenizer keeps square brackets as text there),

@@ -59,18 +59,22 @@ function parent(): void {
   const engines: Record<string, Record<string, unknown>> = {};
   for (const engine of args.engines.split(',')) {
     log(`engine ${engine} (child process)`);
-    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--engine', engine, ...forward, ...(decodeOnly ? ['--decode-only'] : []), ...(args.profile ? ['--profile'] : [])], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      encoding: 'utf8',
-      maxBuffer: 64 * 2 ** 20,
-    });
+    const r = spawnSync(
+      process.execPath,
+      [...process.execArgv, fileURLToPath(import.meta.url), '--engine', engine, ...forward, ...(decodeOnly ? ['--decode-only'] : []), ...(args.profile ? ['--profile'] : [])],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        encoding: 'utf8',
+        maxBuffer: 64 * 2 ** 20,
+      },
+    );
     if (r.status !== 0) throw new Error(`bench child for engine ${engine} failed (exit ${r.status})`);
     engines[engine] = JSON.parse(r.stdout);
   }
   const peer = runPeer(decodeOnly);
   const ratio = (engine: Record<string, unknown>) => {
     if (!peer.result) return null;
-    if (decodeOnly) return +((peer.result.ms_per_caption as number) / ((engine.greedyDecode as { msMedian: number }).msMedian)).toFixed(2);
+    if (decodeOnly) return +((peer.result.ms_per_caption as number) / (engine.greedyDecode as { msMedian: number }).msMedian).toFixed(2);
     return +((engine.positionsPerSec as number) / (peer.result.tok_per_s_all as number)).toFixed(2);
   };
   const summary = Object.fromEntries(
@@ -78,7 +82,13 @@ function parent(): void {
       name,
       decodeOnly
         ? { greedyDecodeMs: (e.greedyDecode as { msMedian: number }).msMedian, speedVsPyTorch: ratio(e), peakRssMiB: e.peakRssMiB }
-        : { positionsPerSec: e.positionsPerSec, secondsPerStep: e.secondsPerStep, ratioToPyTorch: ratio(e), peakRssMiB: e.peakRssMiB, greedyDecodeMs: (e.greedyDecode as { msMedian: number }).msMedian },
+        : {
+            positionsPerSec: e.positionsPerSec,
+            secondsPerStep: e.secondsPerStep,
+            ratioToPyTorch: ratio(e),
+            peakRssMiB: e.peakRssMiB,
+            greedyDecodeMs: (e.greedyDecode as { msMedian: number }).msMedian,
+          },
     ]),
   );
   console.log(
@@ -164,7 +174,11 @@ async function child(engine: 'onnx' | 'tfjs'): Promise<void> {
     return (performance.now() - t0) / 1000;
   };
 
-  const result: Record<string, unknown> = { engine, backend: engine === 'onnx' ? 'onnxruntime-node (cpu)' : backend.description, threads: threads ?? (engine === 'onnx' ? os.availableParallelism() : backend.threads) };
+  const result: Record<string, unknown> = {
+    engine,
+    backend: engine === 'onnx' ? 'onnxruntime-node (cpu)' : backend.description,
+    threads: threads ?? (engine === 'onnx' ? os.availableParallelism() : backend.threads),
+  };
   if (!args['decode-only']) {
     for (let i = 0; i < Number(args.warmup); i++) log(`${engine} warm-up step ${time(step).toFixed(2)} s`);
     const tensorsBefore = tf.memory().numTensors;
@@ -178,7 +192,18 @@ async function child(engine: 'onnx' | 'tfjs'): Promise<void> {
     }
     const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)];
     Object.assign(result, {
-      workload: { batch: B, captionLength: T, predictedPositions: positions, vocab: V, features: [L, D], embeddingDim: 256, units: 512, attentionUnits: 512, optimizer: 'adam', ...opts },
+      workload: {
+        batch: B,
+        captionLength: T,
+        predictedPositions: positions,
+        vocab: V,
+        features: [L, D],
+        embeddingDim: 256,
+        units: 512,
+        attentionUnits: 512,
+        optimizer: 'adam',
+        ...opts,
+      },
       secondsPerStep: +median.toFixed(3),
       stepTimes: times.map((t) => +t.toFixed(3)),
       cpuSecondsPerStep: +(cpuTimes.reduce((a, b) => a + b, 0) / cpuTimes.length).toFixed(3),
@@ -253,6 +278,11 @@ function profileOnnx(model: CaptionModel, optimizer: tf.Optimizer, features: tf.
   return {
     runMs: ms(last.dur),
     byOpMs: Object.fromEntries([...byOp.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, ms(v)])),
-    topNodesMs: Object.fromEntries([...byNode.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => [k, ms(v)])),
+    topNodesMs: Object.fromEntries(
+      [...byNode.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 25)
+        .map(([k, v]) => [k, ms(v)]),
+    ),
   };
 }

@@ -57,7 +57,14 @@ describe('trainStep', () => {
 
   it('dropout 0 is the plain step exactly; a given seed reproduces the step and the explicit mask equals it', () => {
     const features = tf.randomNormal([2, config.locations, config.featureDim], 0, 1, 'float32', 5) as tf.Tensor3D;
-    const tokens = tf.tensor2d([[1, 5, 6, 2], [1, 7, 2, 0]], undefined, 'int32');
+    const tokens = tf.tensor2d(
+      [
+        [1, 5, 6, 2],
+        [1, 7, 2, 0],
+      ],
+      undefined,
+      'int32',
+    );
     const run = (opts: Parameters<typeof trainStep>[4]) => {
       const model = CaptionModel.create(config, 2);
       const r = trainStep(model, tf.train.adam(0.01), features, tokens, { clipNorm: 5, ...opts });
@@ -80,7 +87,14 @@ describe('trainStep', () => {
   it('clips the update to clipNorm and reports the unclipped norm', () => {
     const model = CaptionModel.create(config, 2);
     const features = tf.randomNormal([2, config.locations, config.featureDim], 0, 1, 'float32', 5) as tf.Tensor3D;
-    const tokens = tf.tensor2d([[1, 5, 6, 2], [1, 7, 2, 0]], undefined, 'int32');
+    const tokens = tf.tensor2d(
+      [
+        [1, 5, 6, 2],
+        [1, 7, 2, 0],
+      ],
+      undefined,
+      'int32',
+    );
     const before = weights(model);
     const clipNorm = 1e-3;
     const r = trainStep(model, tf.train.sgd(1), features, tokens, { clipNorm });

@@ -27,13 +27,4 @@ export {
   type OnnxValueInfo,
 } from './tensor.js';
 export { GraphBuilder, type NodeOptions } from './graph.js';
-export {
-  encodeModel,
-  decodeModel,
-  modelObject,
-  DEFAULT_IR_VERSION,
-  DEFAULT_OPSET,
-  type EncodeModelOptions,
-  type DecodedModel,
-  type OpsetImport,
-} from './model.js';
+export { encodeModel, decodeModel, modelObject, DEFAULT_IR_VERSION, DEFAULT_OPSET, type EncodeModelOptions, type DecodedModel, type OpsetImport } from './model.js';

@@ -1,17 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  attr,
-  boolTensor,
-  DataType,
-  decodeModel,
-  encodeModel,
-  float16TensorFromFloat32,
-  floatTensor,
-  GraphBuilder,
-  int32Tensor,
-  int64Tensor,
-  toHalfBits,
-} from './index.js';
+import { attr, boolTensor, DataType, decodeModel, encodeModel, float16TensorFromFloat32, floatTensor, GraphBuilder, int32Tensor, int64Tensor, toHalfBits } from './index.js';
 
 /** A 1x1x3x3 input, a 2x2 conv (stride 1, pads 0/1 end), bias, Relu, flattened by Reshape. */
 function tinyConvModel(): Uint8Array {
@@ -32,8 +20,7 @@ function tinyConvReference(x: Float32Array): number[] {
   const w = [1, -1, 2, 0.5];
   const at = (i: number, j: number) => (i < 3 && j < 3 ? x[i * 3 + j] : 0);
   const out: number[] = [];
-  for (let i = 0; i < 3; i++)
-    for (let j = 0; j < 3; j++) out.push(Math.max(0, w[0] * at(i, j) + w[1] * at(i, j + 1) + w[2] * at(i + 1, j) + w[3] * at(i + 1, j + 1) - 1));
+  for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) out.push(Math.max(0, w[0] * at(i, j) + w[1] * at(i, j + 1) + w[2] * at(i + 1, j) + w[3] * at(i + 1, j + 1) - 1));
   return out;
 }
 

@@ -66,7 +66,11 @@ describe('runTextClean', () => {
     expect(report.emptyAfterCleaning).toBe(1);
     expect(report.minWordLength).toBe(2);
     const kept = runTextClean({ ingestDir: join(dir, 'ingest'), outDir: join(dir, 'kept'), minWordLength: 1 });
-    expect(readArrowFile(join(dir, 'kept', 'captions.arrow')).getChild('caption')!.toArray()).toEqual(['<sos> a dog <eos>', '<sos> <eos>']);
+    expect(
+      readArrowFile(join(dir, 'kept', 'captions.arrow'))
+        .getChild('caption')!
+        .toArray(),
+    ).toEqual(['<sos> a dog <eos>', '<sos> <eos>']);
     expect(kept.minWordLength).toBe(1);
   });
 

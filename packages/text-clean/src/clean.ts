@@ -77,9 +77,15 @@ export function runTextClean(opts: { ingestDir: string; outDir: string } & Clean
     cleaned[i] = [START_TOKEN, ...words, END_TOKEN].join(' ');
   }
   const out = new Table({
-    image: vectorFromArray(Array.from({ length: n }, (_, i) => images.get(i)), new Utf8()),
+    image: vectorFromArray(
+      Array.from({ length: n }, (_, i) => images.get(i)),
+      new Utf8(),
+    ),
     caption_index: makeVector(Int32Array.from({ length: n }, (_, i) => indexes.get(i))),
-    split: vectorFromArray(Array.from({ length: n }, (_, i) => splits.get(i)), new Utf8()),
+    split: vectorFromArray(
+      Array.from({ length: n }, (_, i) => splits.get(i)),
+      new Utf8(),
+    ),
     caption: vectorFromArray(cleaned, new Utf8()),
   });
   writeArrowFile(join(opts.outDir, 'captions.arrow'), out);

@@ -55,10 +55,7 @@ function parseThreads(value: number | string, source: string): number {
 }
 
 /** Resolve options + environment into the backend to force (or 'auto') and the wanted thread count. */
-export function resolveBackendRequest(
-  opts: InitBackendOptions = {},
-  env: NodeJS.ProcessEnv = process.env,
-): { backend: BackendChoice; threads: number } {
+export function resolveBackendRequest(opts: InitBackendOptions = {}, env: NodeJS.ProcessEnv = process.env): { backend: BackendChoice; threads: number } {
   let backend: BackendChoice = opts.backend ? parseBackendChoice(opts.backend, 'initBackend option backend') : 'auto';
   if (backend === 'auto' && env.CAPTIONER_BACKEND) {
     backend = parseBackendChoice(env.CAPTIONER_BACKEND, 'environment variable CAPTIONER_BACKEND');
@@ -91,9 +88,7 @@ export function initBackend(opts: InitBackendOptions = {}): Promise<BackendInfo>
     if (request.backend === 'auto' || request.backend === first.forced) return first.promise;
     return first.promise.then((info) => {
       if (info.name === request.backend) return info;
-      throw new CaptionerError(
-        `initBackend: backend '${request.backend}' requested, but this process already runs '${info.name}'`,
-      );
+      throw new CaptionerError(`initBackend: backend '${request.backend}' requested, but this process already runs '${info.name}'`);
     });
   }
   const promise = selectBackend(request.backend, request.threads).then((info) => {
@@ -174,8 +169,7 @@ async function tryNodeBackend(pkg: string): Promise<{ info: BackendInfo } | { re
   }
   if (tf.findBackendFactory('tensorflow') == null) {
     return failed(
-      `loaded, but it registered 'tensorflow' on a different @tensorflow/tfjs-core copy ` +
-        `(install the same version as @tensorflow/tfjs ${tf.version.tfjs} so npm dedupes it)`,
+      `loaded, but it registered 'tensorflow' on a different @tensorflow/tfjs-core copy ` + `(install the same version as @tensorflow/tfjs ${tf.version.tfjs} so npm dedupes it)`,
     );
   }
   if (!(await tf.setBackend('tensorflow'))) return failed('backend initialization failed');

@@ -9,12 +9,8 @@
 // Blob carries), which Node can read synchronously.
 const vm = require('node:vm');
 
-const mainScriptPath = require.resolve(
-  '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js',
-);
-const { wasmWorkerContents } = require(
-  '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js',
-);
+const mainScriptPath = require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js');
+const { wasmWorkerContents } = require('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js');
 
 // The only object URL this worker creates is for the main-script Blob sent with the "load" message.
 URL.createObjectURL = () => mainScriptPath;

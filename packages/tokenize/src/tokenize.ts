@@ -69,7 +69,10 @@ export function runTokenize(opts: { cleanDir: string; outDir: string; config: To
   const images = column<string>(table, 'image', src);
   const indexes = column<number>(table, 'caption_index', src);
   const out = new Table({
-    image: vectorFromArray(Array.from({ length: n }, (_, i) => images.get(i)), new Utf8()),
+    image: vectorFromArray(
+      Array.from({ length: n }, (_, i) => images.get(i)),
+      new Utf8(),
+    ),
     caption_index: makeVector(Int32Array.from({ length: n }, (_, i) => indexes.get(i))),
     split: vectorFromArray(splitOf, new Utf8()),
     tokens: fixedSizeListInt32(flat, maxLength),

@@ -53,10 +53,19 @@ describe('runTokenize', () => {
     writeArrowFile(
       join(dir, 'text-clean', 'captions.arrow'),
       new Table({
-        image: vectorFromArray(rows.map((r) => r[0]), new Utf8()),
+        image: vectorFromArray(
+          rows.map((r) => r[0]),
+          new Utf8(),
+        ),
         caption_index: makeVector(Int32Array.from(rows.map(() => 0))),
-        split: vectorFromArray(rows.map((r) => r[1]), new Utf8()),
-        caption: vectorFromArray(rows.map((r) => r[2]), new Utf8()),
+        split: vectorFromArray(
+          rows.map((r) => r[1]),
+          new Utf8(),
+        ),
+        caption: vectorFromArray(
+          rows.map((r) => r[2]),
+          new Utf8(),
+        ),
       }),
     );
     return dir;
@@ -97,8 +106,6 @@ describe('runTokenize', () => {
 
   it('refuses to fit without a training split', () => {
     const dir = cleanDir([['a.jpg', 'test', '<sos> dog <eos>']]);
-    expect(() => runTokenize({ cleanDir: join(dir, 'text-clean'), outDir: join(dir, 'tokenize'), config: tokenizeSchema.parse({}) })).toThrow(
-      /no captions in the train split/,
-    );
+    expect(() => runTokenize({ cleanDir: join(dir, 'text-clean'), outDir: join(dir, 'tokenize'), config: tokenizeSchema.parse({}) })).toThrow(/no captions in the train split/);
   });
 });

@@ -42,8 +42,16 @@ if (!args.full) {
     rmSync(datasetDir, { recursive: true, force: true });
     mkdirSync(join(datasetDir, 'Images'), { recursive: true });
     const keep = new Set<string>();
-    for (const [file, n] of [['Flickr_8k.trainImages.txt', args.train], ['Flickr_8k.devImages.txt', args.val], ['Flickr_8k.testImages.txt', args.test]] as const) {
-      const images = readFileSync(join(source, file), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean).slice(0, n);
+    for (const [file, n] of [
+      ['Flickr_8k.trainImages.txt', args.train],
+      ['Flickr_8k.devImages.txt', args.val],
+      ['Flickr_8k.testImages.txt', args.test],
+    ] as const) {
+      const images = readFileSync(join(source, file), 'utf8')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .slice(0, n);
       images.forEach((i) => keep.add(i));
       writeFileSync(join(datasetDir, file), images.join('\n') + '\n');
     }
@@ -78,11 +86,5 @@ for (const stage of stages) {
   }
 }
 const metricsPath = join(out, 'stages', 'train', 'metrics.jsonl');
-console.log(
-  JSON.stringify(
-    { seconds: times, peakRssMiB: peakRssMiB(), metrics: existsSync(metricsPath) ? readMetricsJsonl(metricsPath) : null },
-    null,
-    2,
-  ),
-);
+console.log(JSON.stringify({ seconds: times, peakRssMiB: peakRssMiB(), metrics: existsSync(metricsPath) ? readMetricsJsonl(metricsPath) : null }, null, 2));
 process.exit(0);

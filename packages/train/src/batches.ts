@@ -71,7 +71,10 @@ function bucket(rows: number[], lengths: Int32Array, batchSize: number, chunkRow
  */
 export function planTrainEpoch(input: PlanInput, order: TrainOrder, epoch: number): EpochPlan {
   const random = seededRandom(epochSeed(order.seed, epoch));
-  const groups = shuffleInPlace(input.shardGroups.map((g) => g), random);
+  const groups = shuffleInPlace(
+    input.shardGroups.map((g) => g),
+    random,
+  );
   const windows = splitIntoWindows(groups.flat(), input.imagesPerWindow).map((images) => {
     const rows = shuffleInPlace(
       images.flatMap((img) => input.rowsByImage[img]),

@@ -112,9 +112,7 @@ describe('captioner train (CLI, child processes)', () => {
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(new RegExp(`resuming from ${last.name}`));
     const got = readMetricsJsonl(join(stages, 'train', 'metrics.jsonl'));
-    expect(got.map((m) => [m.epoch, m.trainLoss, m.valLoss, m.steps, m.tokens])).toEqual(
-      expected.map((m) => [m.epoch, m.trainLoss, m.valLoss, m.steps, m.tokens]),
-    );
+    expect(got.map((m) => [m.epoch, m.trainLoss, m.valLoss, m.steps, m.tokens])).toEqual(expected.map((m) => [m.epoch, m.trainLoss, m.valLoss, m.steps, m.tokens]));
     expect(existsSync(join(stages, 'train', 'model'))).toBe(true);
     expect(listCheckpoints(join(stages, 'train', 'checkpoints')).map((c) => c.name)).toEqual(['epoch-0002']);
   });

@@ -36,11 +36,12 @@ describe('readTokenSplits + buildSplit', () => {
     expect(train.rowCount).toBe(98 * 5);
     expect(val.rowCount).toBe(20 * 5);
     // Token rows survive the round trip and stay attached to their image.
-    const expected = fixture.rows.filter((r) => r.image === 'train-0042.jpg').map((r) => r.tokens.join(' ')).sort();
-    const img = train.images.indexOf('train-0042.jpg');
-    const got = train.rowsByImage[img]
-      .map((r) => Array.from(train.tokens.subarray(r * train.maxLength, r * train.maxLength + train.lengths[r])).join(' '))
+    const expected = fixture.rows
+      .filter((r) => r.image === 'train-0042.jpg')
+      .map((r) => r.tokens.join(' '))
       .sort();
+    const img = train.images.indexOf('train-0042.jpg');
+    const got = train.rowsByImage[img].map((r) => Array.from(train.tokens.subarray(r * train.maxLength, r * train.maxLength + train.lengths[r])).join(' ')).sort();
     expect(got).toEqual(expected);
   });
 
@@ -112,9 +113,7 @@ describe('planTrainEpoch', () => {
         // Each row is its tokens followed by zeros up to the batch width, nothing beyond.
         b.forEach((r, i) => {
           const row = data.subarray(i * width, (i + 1) * width);
-          expect(Array.from(row.subarray(0, train.lengths[r]))).toEqual(
-            Array.from(train.tokens.subarray(r * train.maxLength, r * train.maxLength + train.lengths[r])),
-          );
+          expect(Array.from(row.subarray(0, train.lengths[r]))).toEqual(Array.from(train.tokens.subarray(r * train.maxLength, r * train.maxLength + train.lengths[r])));
           expect(row.subarray(train.lengths[r]).every((v) => v === 0)).toBe(true);
         });
         padded += b.length * width;

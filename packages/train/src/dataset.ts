@@ -181,9 +181,7 @@ export class FeatureCache {
       const image = missing[i];
       const features = this.store.get(image);
       if (features.length !== this.floatsPerImage) {
-        throw new CaptionerError(
-          `features of ${image}: ${features.length} values, expected locations*dim = ${this.floatsPerImage} (featurize manifest)`,
-        );
+        throw new CaptionerError(`features of ${image}: ${features.length} values, expected locations*dim = ${this.floatsPerImage} (featurize manifest)`);
       }
       this.entries.set(image, features);
       // Let signal handlers (SIGINT) run during long loads.

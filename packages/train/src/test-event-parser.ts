@@ -87,4 +87,3 @@ export function parseEventFile(path: string): ParsedEvent[] {
   expect(pos).toBe(buf.length);
   return events;
 }
-

@@ -29,7 +29,11 @@ export function writeTokensFixture(
   const random = seededRandom(opts.seed ?? 7);
   const images: string[] = [];
   const splitOf = new Map<string, string>();
-  for (const [split, n] of [['train', opts.train], ['val', opts.val], ['test', opts.test ?? 0]] as const) {
+  for (const [split, n] of [
+    ['train', opts.train],
+    ['val', opts.val],
+    ['test', opts.test ?? 0],
+  ] as const) {
     for (let i = 0; i < n; i++) {
       const image = `${split}-${String(i).padStart(4, '0')}.jpg`;
       images.push(image);
@@ -48,15 +52,21 @@ export function writeTokensFixture(
     }
   });
   // Interleave splits, as ingest does (row order is not split order).
-  const order = rows.map((_, i) => i).sort((a, b) => (a * 7919) % rows.length - (b * 7919) % rows.length);
+  const order = rows.map((_, i) => i).sort((a, b) => ((a * 7919) % rows.length) - ((b * 7919) % rows.length));
   const sorted = order.map((i) => rows[i]);
   const flat = new Int32Array(sorted.length * maxLength);
   sorted.forEach((r, i) => flat.set(r.tokens, i * maxLength));
   const listType = new FixedSizeList(maxLength, new Field('item', new Int32(), false));
   const table = new Table({
-    image: vectorFromArray(sorted.map((r) => r.image), new Utf8()),
+    image: vectorFromArray(
+      sorted.map((r) => r.image),
+      new Utf8(),
+    ),
     caption_index: makeVector(Int32Array.from(sorted.map((_, i) => i % captionsPerImage))),
-    split: vectorFromArray(sorted.map((r) => r.split), new Utf8()),
+    split: vectorFromArray(
+      sorted.map((r) => r.split),
+      new Utf8(),
+    ),
     tokens: makeVector(makeData({ type: listType, length: sorted.length, nullCount: 0, child: makeData({ type: new Int32(), length: flat.length, data: flat }) })),
     length: makeVector(Int32Array.from(sorted.map((r) => r.length))),
   });
@@ -64,10 +74,7 @@ export function writeTokensFixture(
   writeArrowFile(join(dir, 'tokens.arrow'), table);
   const wordIndex: Record<string, number> = { '<unk>': 1, '<sos>': 2, '<eos>': 3 };
   for (let i = 4; i < vocabSize; i++) wordIndex[`w${i}`] = i;
-  writeFileSync(
-    join(dir, 'vocab.json'),
-    JSON.stringify({ numWords: vocabSize, vocabSize, oovToken: '<unk>', padToken: '<pad>', maxLength, wordIndex, wordCounts: {} }),
-  );
+  writeFileSync(join(dir, 'vocab.json'), JSON.stringify({ numWords: vocabSize, vocabSize, oovToken: '<unk>', padToken: '<pad>', maxLength, wordIndex, wordCounts: {} }));
   return { images, splitOf, rows: sorted, vocabSize, maxLength };
 }
 
@@ -100,7 +107,15 @@ export function memoryStore(
   const set = new Set(stored);
   const gets: string[] = [];
   return {
-    manifest: { ...TEST_FEATURE_SETTINGS, grid: [1, opts.locations], locations: opts.locations, dim: opts.dim, weights: null, shards, failed: [...failed].map((image) => ({ image, reason: 'test' })) },
+    manifest: {
+      ...TEST_FEATURE_SETTINGS,
+      grid: [1, opts.locations],
+      locations: opts.locations,
+      dim: opts.dim,
+      weights: null,
+      shards,
+      failed: [...failed].map((image) => ({ image, reason: 'test' })),
+    },
     images: stored,
     gets,
     has: (image) => set.has(image),
@@ -125,11 +140,7 @@ export function syntheticFeatures(image: string, length: number): Float32Array {
  * Writes a featurize output folder in the stage's on-disk format (float32 shards + manifest.json),
  * read back through the real `openFeatureStore`.
  */
-export function writeFeatureStoreFixture(
-  dir: string,
-  images: string[],
-  opts: { locations: number; dim: number; perShard: number; failed?: string[] },
-): void {
+export function writeFeatureStoreFixture(dir: string, images: string[], opts: { locations: number; dim: number; perShard: number; failed?: string[] }): void {
   mkdirSync(dir, { recursive: true });
   const failed = new Set(opts.failed ?? []);
   const stored = images.filter((i) => !failed.has(i));
@@ -189,7 +200,11 @@ export function writeFeatureStoreFixture(
  * so greedy captions can be scored against references as the train stage does for selectBy valCIDEr.
  */
 export function writeReferencesFixture(dir: string, fixture: TokensFixture): void {
-  const words = (tokens: number[]) => tokens.slice(1, -1).map((t) => `w${t}`).join(' ');
+  const words = (tokens: number[]) =>
+    tokens
+      .slice(1, -1)
+      .map((t) => `w${t}`)
+      .join(' ');
   const perImage = new Map<string, number>();
   const index = fixture.rows.map((r) => {
     const i = perImage.get(r.image) ?? 0;
@@ -200,10 +215,19 @@ export function writeReferencesFixture(dir: string, fixture: TokensFixture): voi
   writeArrowFile(
     join(dir, 'captions.arrow'),
     new Table({
-      image: vectorFromArray(fixture.rows.map((r) => r.image), new Utf8()),
-      caption: vectorFromArray(fixture.rows.map((r) => words(r.tokens)), new Utf8()),
+      image: vectorFromArray(
+        fixture.rows.map((r) => r.image),
+        new Utf8(),
+      ),
+      caption: vectorFromArray(
+        fixture.rows.map((r) => words(r.tokens)),
+        new Utf8(),
+      ),
       caption_index: makeVector(Int32Array.from(index)),
-      split: vectorFromArray(fixture.rows.map((r) => r.split), new Utf8()),
+      split: vectorFromArray(
+        fixture.rows.map((r) => r.split),
+        new Utf8(),
+      ),
     }),
   );
 }

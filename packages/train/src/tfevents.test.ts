@@ -32,7 +32,14 @@ describe('TensorBoardWriter', () => {
     const events = parseEventFile(writer.path);
     expect(events[0]).toEqual({ wallTime: 1700000000.25, step: 0, fileVersion: 'brain.Event:2', values: [] });
     expect(events.slice(1)).toEqual([
-      { wallTime: 1700000001.5, step: 1, values: [ { tag: 'training loss', simpleValue: 2.5 }, { tag: 'Epoch time (s)', simpleValue: 12.75 } ] },
+      {
+        wallTime: 1700000001.5,
+        step: 1,
+        values: [
+          { tag: 'training loss', simpleValue: 2.5 },
+          { tag: 'Epoch time (s)', simpleValue: 12.75 },
+        ],
+      },
       // A 0.0 scalar must still be encoded (proto3 would drop a plain default-valued field).
       { wallTime: 1700000002, step: 1, values: [{ tag: 'validation loss', simpleValue: 0 }] },
       { wallTime: 1700000003, step: 300, values: [{ tag: 'training loss', simpleValue: 1.125 }] },

@@ -158,9 +158,7 @@ export function readTensorBoardEvents(path: string): EventRecord[] {
       wallTime: event.wall_time,
       step: event.step,
       ...(event.file_version ? { fileVersion: event.file_version } : {}),
-      scalars: (event.summary?.value ?? [])
-        .filter((v) => v.simple_value !== undefined)
-        .map((v) => ({ tag: v.tag, value: v.simple_value as number })),
+      scalars: (event.summary?.value ?? []).filter((v) => v.simple_value !== undefined).map((v) => ({ tag: v.tag, value: v.simple_value as number })),
     });
     pos = start + length + 4;
   }

@@ -76,11 +76,7 @@ class RowsBuilder {
  * only one batch is decoded at a time) and keeps the rows of the requested splits. Every kept row
  * is validated; errors name the file, row, image and field.
  */
-export async function readTokenSplits(
-  path: string,
-  splits: readonly string[],
-  opts: { vocabSize?: number } = {},
-): Promise<Map<string, TokenRows>> {
+export async function readTokenSplits(path: string, splits: readonly string[], opts: { vocabSize?: number } = {}): Promise<Map<string, TokenRows>> {
   if (!existsSync(path)) throw new CaptionerError(`missing input ${path} (run \`captioner tokenize\` first)`);
   const handle = await open(path);
   try {

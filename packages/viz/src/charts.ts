@@ -27,8 +27,18 @@ export function trainingCurvesSpec(epochs: EpochMetrics[]): TopLevelSpec {
     encoding: {
       x,
       y: { field: 'loss', type: 'quantitative' as const, title: 'cross-entropy loss per token', scale: { zero: false } },
-      color: { field: 'series', type: 'nominal' as const, title: null, scale: { domain: ['training', 'validation'], range: ['#1f77b4', '#ff7f0e'] }, legend: { orient: 'top-right' as const, fillColor: 'rgba(255,255,255,0.85)', padding: 4 } },
-      tooltip: [{ field: 'epoch', type: 'quantitative' as const }, { field: 'series', type: 'nominal' as const }, { field: 'loss', type: 'quantitative' as const, format: '.4f' }],
+      color: {
+        field: 'series',
+        type: 'nominal' as const,
+        title: null,
+        scale: { domain: ['training', 'validation'], range: ['#1f77b4', '#ff7f0e'] },
+        legend: { orient: 'top-right' as const, fillColor: 'rgba(255,255,255,0.85)', padding: 4 },
+      },
+      tooltip: [
+        { field: 'epoch', type: 'quantitative' as const },
+        { field: 'series', type: 'nominal' as const },
+        { field: 'loss', type: 'quantitative' as const, format: '.4f' },
+      ],
     },
   };
   const throughput = {
@@ -40,7 +50,10 @@ export function trainingCurvesSpec(epochs: EpochMetrics[]): TopLevelSpec {
     encoding: {
       x,
       y: { field: 'tokensPerSec', type: 'quantitative' as const, title: 'tokens / s', scale: { zero: true } },
-      tooltip: [{ field: 'epoch', type: 'quantitative' as const }, { field: 'tokensPerSec', type: 'quantitative' as const, format: ',.0f' }],
+      tooltip: [
+        { field: 'epoch', type: 'quantitative' as const },
+        { field: 'tokensPerSec', type: 'quantitative' as const, format: ',.0f' },
+      ],
     },
   };
   return {

@@ -11,9 +11,18 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'viz-inputs-'));
 
 function writePredictions(path: string, attention: number[][], predictions: string[], metadata: Record<string, string>) {
   const t = new Table({
-    image: vectorFromArray(predictions.map((_, i) => `i${i}.jpg`), new Utf8()),
-    split: vectorFromArray(predictions.map(() => 'test'), new Utf8()),
-    references: vectorFromArray(predictions.map(() => ['ref one', 'ref two']), new List(new Field('item', new Utf8(), true))),
+    image: vectorFromArray(
+      predictions.map((_, i) => `i${i}.jpg`),
+      new Utf8(),
+    ),
+    split: vectorFromArray(
+      predictions.map(() => 'test'),
+      new Utf8(),
+    ),
+    references: vectorFromArray(
+      predictions.map(() => ['ref one', 'ref two']),
+      new List(new Field('item', new Utf8(), true)),
+    ),
     prediction: vectorFromArray(predictions, new Utf8()),
     attention: vectorFromArray(attention, new List(new Field('item', new Float32(), true))),
   });
@@ -98,7 +107,11 @@ describe('readEvalMetrics', () => {
         images: 1000,
         scale: '0-1',
         methods: {
-          greedy: { decoding: { method: 'greedy', maxSteps: 30 }, scores: { 'ROUGE-L': 0.39, 'BLEU-1': 0.55, 'CIDEr-D': 0.45, 'BLEU-4': 0.18 }, stats: { meanWords: 9.1, distinctRatio: 0.3 } },
+          greedy: {
+            decoding: { method: 'greedy', maxSteps: 30 },
+            scores: { 'ROUGE-L': 0.39, 'BLEU-1': 0.55, 'CIDEr-D': 0.45, 'BLEU-4': 0.18 },
+            stats: { meanWords: 9.1, distinctRatio: 0.3 },
+          },
           beam: { decoding: { method: 'beam', beam: 3 }, scores: { 'BLEU-1': 0.6, 'BLEU-4': 0.2, 'CIDEr-D': 0.5, 'ROUGE-L': 0.4 } },
         },
         x100: { greedy: { 'BLEU-1': 55 } },
@@ -123,7 +136,15 @@ describe('readEvalMetrics', () => {
 describe('readTrainMetrics', () => {
   it('reads epochs in order, the latest line winning for a repeated epoch', () => {
     const path = join(tmp(), 'metrics.jsonl');
-    writeFileSync(path, ['{"epoch":2,"trainLoss":2.5,"valLoss":null}', '{"epoch":1,"trainLoss":3,"valLoss":3.1,"tokensPerSec":9000,"gradNorm":1.2}', '', '{"epoch":2,"trainLoss":2.4,"valLoss":2.9}'].join('\n'));
+    writeFileSync(
+      path,
+      [
+        '{"epoch":2,"trainLoss":2.5,"valLoss":null}',
+        '{"epoch":1,"trainLoss":3,"valLoss":3.1,"tokensPerSec":9000,"gradNorm":1.2}',
+        '',
+        '{"epoch":2,"trainLoss":2.4,"valLoss":2.9}',
+      ].join('\n'),
+    );
     const epochs = readTrainMetrics(path);
     expect(epochs.map((e) => [e.epoch, e.trainLoss])).toEqual([
       [1, 3],

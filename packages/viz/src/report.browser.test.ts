@@ -68,22 +68,26 @@ describe.skipIf(!hasChromium)('HTML report in headless Chromium', () => {
 
   /** Where the overlay is brightest, as a fraction of its width and height (drawn in the page). */
   const overlayPeak = (card: number) =>
-    page.locator('.card').nth(card).locator('.overlay').evaluate(async (img: HTMLImageElement) => {
-      await img.decode();
-      const c = document.createElement('canvas');
-      c.width = img.naturalWidth;
-      c.height = img.naturalHeight;
-      const ctx = c.getContext('2d')!;
-      ctx.drawImage(img, 0, 0);
-      const d = ctx.getImageData(0, 0, c.width, c.height).data;
-      let best = -1;
-      let at = 0;
-      for (let i = 0; i < d.length; i += 4) {
-        const lum = d[i] + d[i + 1];
-        if (lum > best) [best, at] = [lum, i / 4];
-      }
-      return { x: ((at % c.width) + 0.5) / c.width, y: (Math.floor(at / c.width) + 0.5) / c.height };
-    });
+    page
+      .locator('.card')
+      .nth(card)
+      .locator('.overlay')
+      .evaluate(async (img: HTMLImageElement) => {
+        await img.decode();
+        const c = document.createElement('canvas');
+        c.width = img.naturalWidth;
+        c.height = img.naturalHeight;
+        const ctx = c.getContext('2d')!;
+        ctx.drawImage(img, 0, 0);
+        const d = ctx.getImageData(0, 0, c.width, c.height).data;
+        let best = -1;
+        let at = 0;
+        for (let i = 0; i < d.length; i += 4) {
+          const lum = d[i] + d[i + 1];
+          if (lum > best) [best, at] = [lum, i / 4];
+        }
+        return { x: ((at % c.width) + 0.5) / c.width, y: (Math.floor(at / c.width) + 0.5) / c.height };
+      });
 
   it('focusing a word shows its attention; arrow keys move to the next word and its heatmap', async () => {
     const card = page.locator('.card').first();

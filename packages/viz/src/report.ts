@@ -39,7 +39,10 @@ export interface ReportInput {
 
 /** JSON safe inside a <script> element. */
 function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
@@ -82,7 +85,10 @@ ${body}
 function trainingSection(svg: string | null, epochs: EpochMetrics[]): string {
   if (!svg) return '';
   const last = epochs[epochs.length - 1];
-  const label = `Training curves over ${epochs.length} epochs: training loss ends at ${fmt(last?.trainLoss)}` + (last?.valLoss != null ? `, validation loss at ${fmt(last.valLoss)}` : '') + '; and tokens per second per epoch.';
+  const label =
+    `Training curves over ${epochs.length} epochs: training loss ends at ${fmt(last?.trainLoss)}` +
+    (last?.valLoss != null ? `, validation loss at ${fmt(last.valLoss)}` : '') +
+    '; and tokens per second per epoch.';
   const rows = epochs
     .map(
       (e) =>
@@ -112,9 +118,7 @@ function datasetSection(sample: ReportInput['datasetSample']): string {
 function cardHtml(card: ReportCard, index: number): string {
   const preds = card.predictions
     .map((p, pi) => {
-      const words = p.words
-        .map((w, wi) => `<button type="button" class="word" data-pred="${pi}" data-step="${wi}" aria-pressed="false">${esc(w)}</button>`)
-        .join('');
+      const words = p.words.map((w, wi) => `<button type="button" class="word" data-pred="${pi}" data-step="${wi}" aria-pressed="false">${esc(w)}</button>`).join('');
       const lp =
         (p.logProb != null ? ` <span class="score" title="log-probability of the caption">log p ${fmt(p.logProb, 2)}</span>` : '') +
         (p.ciderD != null ? ` <span class="score" title="CIDEr-D of this caption against its references">CIDEr-D ${fmt(p.ciderD, 2)}</span>` : '');

@@ -106,7 +106,8 @@ describe('captioner viz', () => {
   it('runs the stage from the command line with dotted config overrides', async () => {
     const f = await makeFixture({ images: 3 });
     process.env.CAPTIONER_ROOT = f.root;
-    await yargs(['viz', '--viz.examples', '1', '--viz.colormap', 'magma']).command(stageCommand(stage))
+    await yargs(['viz', '--viz.examples', '1', '--viz.colormap', 'magma'])
+      .command(stageCommand(stage))
       .fail((msg, err) => {
         throw err ?? new Error(msg);
       })

@@ -128,7 +128,10 @@ export async function runViz(opts: VizOptions): Promise<VizResult> {
       }
       exampleImages = cfg.exampleImages;
     } else {
-      exampleImages = shuffleInPlace(evaluated.filter((n) => forMethod(n)), seededRandom(cfg.seed + 1)).slice(0, cfg.examples);
+      exampleImages = shuffleInPlace(
+        evaluated.filter((n) => forMethod(n)),
+        seededRandom(cfg.seed + 1),
+      ).slice(0, cfg.examples);
     }
     for (const [k, name] of exampleImages.entries()) {
       const rec = forMethod(name)!;
@@ -149,7 +152,10 @@ export async function runViz(opts: VizOptions): Promise<VizResult> {
     }
 
     // Report cards: the examples first, then a seeded pick of the other evaluated images.
-    const rest = shuffleInPlace(evaluated.filter((n) => !exampleImages.includes(n)), seededRandom(cfg.seed + 2));
+    const rest = shuffleInPlace(
+      evaluated.filter((n) => !exampleImages.includes(n)),
+      seededRandom(cfg.seed + 2),
+    );
     for (const name of [...exampleImages, ...rest].slice(0, cfg.reportImages)) {
       const records = byImage.get(name)!;
       cards.push({

@@ -25,7 +25,9 @@ export async function makeImage(path: string, width: number, height: number, hue
   await sharp({ create: { width, height, channels: 3, background: bg } })
     .composite([
       {
-        input: await sharp({ create: { width: Math.round(width / 3), height: Math.round(height / 3), channels: 3, background: { r: 250, g: 250, b: 250 } } }).png().toBuffer(),
+        input: await sharp({ create: { width: Math.round(width / 3), height: Math.round(height / 3), channels: 3, background: { r: 250, g: 250, b: 250 } } })
+          .png()
+          .toBuffer(),
         left: Math.round(width / 4),
         top: Math.round(height / 4),
       },
@@ -76,16 +78,26 @@ export async function makeFixture(opts: FixtureOptions = {}): Promise<Fixture> {
   const rows: { image: string; caption: string; idx: number; split: string }[] = [];
   images.forEach((image, i) => {
     const n = i === count - 1 ? 3 : 5;
-    for (let k = 0; k < n; k++) rows.push({ image, caption: `caption ${k + 1} of image ${i}: a dog runs on the grass with a red ball near the tree`, idx: k, split: i % 2 ? 'test' : 'train' });
+    for (let k = 0; k < n; k++)
+      rows.push({ image, caption: `caption ${k + 1} of image ${i}: a dog runs on the grass with a red ball near the tree`, idx: k, split: i % 2 ? 'test' : 'train' });
   });
   mkdirSync(dir('ingest'), { recursive: true });
   writeArrowFile(
     join(dir('ingest'), 'captions.arrow'),
     new Table({
-      image: vectorFromArray(rows.map((r) => r.image), new Utf8()),
-      caption: vectorFromArray(rows.map((r) => r.caption), new Utf8()),
+      image: vectorFromArray(
+        rows.map((r) => r.image),
+        new Utf8(),
+      ),
+      caption: vectorFromArray(
+        rows.map((r) => r.caption),
+        new Utf8(),
+      ),
       caption_index: makeVector(Int32Array.from(rows.map((r) => r.idx))),
-      split: vectorFromArray(rows.map((r) => r.split), new Utf8()),
+      split: vectorFromArray(
+        rows.map((r) => r.split),
+        new Utf8(),
+      ),
     }),
   );
   writeFileSync(join(dir('ingest'), 'manifest.json'), JSON.stringify({ imagesDir: 'data/images', layout: 'kaggle', splitSource: 'test' }));
@@ -113,22 +125,68 @@ export async function makeFixture(opts: FixtureOptions = {}): Promise<Fixture> {
         // Word k looks at cell (k mod 8, (2k) mod 8): distinct, predictable hot spots.
         for (let k = 0; k < steps; k++) attention.set(peakedAttention(k % 8, (2 * k) % 8), k * LOCATIONS);
         const ws = method === 'greedy' ? [...w.slice(0, -1), 'greedy'] : w;
-        pred.push({ image, split: 'test', refs: rows.filter((r) => r.image === image).map((r) => r.caption), prediction: ws.join(' '), tokens: Array.from({ length: steps }, (_, k) => k + 2), logProb: -1.5 * len, attention, method });
+        pred.push({
+          image,
+          split: 'test',
+          refs: rows.filter((r) => r.image === image).map((r) => r.caption),
+          prediction: ws.join(' '),
+          tokens: Array.from({ length: steps }, (_, k) => k + 2),
+          logProb: -1.5 * len,
+          attention,
+          method,
+        });
       }
     });
     const columns: Record<string, Vector> = {
-      image: vectorFromArray(pred.map((p) => p.image), new Utf8()),
-      split: vectorFromArray(pred.map((p) => p.split), new Utf8()),
-      references: vectorFromArray(pred.map((p) => p.refs), new List(new Field('item', new Utf8(), true))),
-      prediction: vectorFromArray(pred.map((p) => p.prediction), new Utf8()),
-      tokens: vectorFromArray(pred.map((p) => p.tokens), new List(new Field('item', new Int32(), true))),
-      log_prob: vectorFromArray(pred.map((p) => p.logProb), new Float64()),
-      attention: vectorFromArray(pred.map((p) => Array.from(p.attention)), new List(new Field('item', new Float32(), true))),
-      cider_d: vectorFromArray(pred.map((_, i) => 0.1 * (i % 7)), new Float32()),
+      image: vectorFromArray(
+        pred.map((p) => p.image),
+        new Utf8(),
+      ),
+      split: vectorFromArray(
+        pred.map((p) => p.split),
+        new Utf8(),
+      ),
+      references: vectorFromArray(
+        pred.map((p) => p.refs),
+        new List(new Field('item', new Utf8(), true)),
+      ),
+      prediction: vectorFromArray(
+        pred.map((p) => p.prediction),
+        new Utf8(),
+      ),
+      tokens: vectorFromArray(
+        pred.map((p) => p.tokens),
+        new List(new Field('item', new Int32(), true)),
+      ),
+      log_prob: vectorFromArray(
+        pred.map((p) => p.logProb),
+        new Float64(),
+      ),
+      attention: vectorFromArray(
+        pred.map((p) => Array.from(p.attention)),
+        new List(new Field('item', new Float32(), true)),
+      ),
+      cider_d: vectorFromArray(
+        pred.map((_, i) => 0.1 * (i % 7)),
+        new Float32(),
+      ),
     };
-    if (methods) columns.method = vectorFromArray(pred.map((p) => p.method!), new Utf8());
+    if (methods)
+      columns.method = vectorFromArray(
+        pred.map((p) => p.method!),
+        new Utf8(),
+      );
     const table = new Table(columns);
-    const withMeta = new Table(new Schema(table.schema.fields, new Map([['locations', String(LOCATIONS)], ['grid', `${GRID[0]}x${GRID[1]}`]])), table.batches);
+    const withMeta = new Table(
+      new Schema(
+        table.schema.fields,
+        new Map([
+          ['locations', String(LOCATIONS)],
+          ['grid', `${GRID[0]}x${GRID[1]}`],
+        ]),
+      ),
+      table.batches,
+    );
     mkdirSync(dir('evaluate'), { recursive: true });
     writeArrowFile(join(dir('evaluate'), 'predictions.arrow'), withMeta);
     writeFileSync(
@@ -138,8 +196,16 @@ export async function makeFixture(opts: FixtureOptions = {}): Promise<Fixture> {
         images: count,
         scale: '0-1',
         methods: {
-          greedy: { decoding: { method: 'greedy', maxSteps: 20 }, scores: { 'BLEU-1': 0.55, 'BLEU-2': 0.35, 'BLEU-3': 0.22, 'BLEU-4': 0.14, 'CIDEr-D': 0.4, 'ROUGE-L': 0.42 }, stats: { meanWords: 9, distinctRatio: 0.8, unfinished: 0 } },
-          beam: { decoding: { method: 'beam', beam: 3, maxSteps: 20 }, scores: { 'BLEU-1': 0.58, 'BLEU-2': 0.37, 'BLEU-3': 0.24, 'BLEU-4': 0.15, 'CIDEr-D': 0.45, 'ROUGE-L': 0.41 }, stats: { meanWords: 8.5, distinctRatio: 0.6, unfinished: 0 } },
+          greedy: {
+            decoding: { method: 'greedy', maxSteps: 20 },
+            scores: { 'BLEU-1': 0.55, 'BLEU-2': 0.35, 'BLEU-3': 0.22, 'BLEU-4': 0.14, 'CIDEr-D': 0.4, 'ROUGE-L': 0.42 },
+            stats: { meanWords: 9, distinctRatio: 0.8, unfinished: 0 },
+          },
+          beam: {
+            decoding: { method: 'beam', beam: 3, maxSteps: 20 },
+            scores: { 'BLEU-1': 0.58, 'BLEU-2': 0.37, 'BLEU-3': 0.24, 'BLEU-4': 0.15, 'CIDEr-D': 0.45, 'ROUGE-L': 0.41 },
+            stats: { meanWords: 8.5, distinctRatio: 0.6, unfinished: 0 },
+          },
         },
         x100: {},
         createdAt: '2026-01-01T00:00:00.000Z',

@@ -21,13 +21,7 @@ export async function upsampleAttention(levels: Uint8Array, grid: Grid, width: n
 }
 
 /** The colour heatmap for one step's attention at width x height, as interleaved RGBA bytes. */
-export async function attentionHeatmap(
-  weights: ArrayLike<number>,
-  grid: Grid,
-  width: number,
-  height: number,
-  style: HeatmapStyle = DEFAULT_HEATMAP,
-): Promise<Uint8Array> {
+export async function attentionHeatmap(weights: ArrayLike<number>, grid: Grid, width: number, height: number, style: HeatmapStyle = DEFAULT_HEATMAP): Promise<Uint8Array> {
   checkGrid(weights, grid);
   const levels = await upsampleAttention(normalizeAttention(weights), grid, width, height);
   return colorize(levels, colormapLut(style.colormap), style.alpha);
@@ -65,5 +59,7 @@ export async function overlayAttentionRaw(photo: Photo, weights: ArrayLike<numbe
 /** The photo with one step's heatmap composited over it, as PNG bytes. */
 export async function overlayAttention(photo: Photo, weights: ArrayLike<number>, grid: Grid, style: HeatmapStyle = DEFAULT_HEATMAP): Promise<Buffer> {
   const rgb = await overlayAttentionRaw(photo, weights, grid, style);
-  return sharp(rgb, { raw: { width: photo.width, height: photo.height, channels: 3 } }).png().toBuffer();
+  return sharp(rgb, { raw: { width: photo.width, height: photo.height, channels: 3 } })
+    .png()
+    .toBuffer();
 }

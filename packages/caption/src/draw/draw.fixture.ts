@@ -14,7 +14,9 @@ export async function makeImage(path: string, width: number, height: number, hue
   await sharp({ create: { width, height, channels: 3, background: bg } })
     .composite([
       {
-        input: await sharp({ create: { width: Math.round(width / 3), height: Math.round(height / 3), channels: 3, background: { r: 250, g: 250, b: 250 } } }).png().toBuffer(),
+        input: await sharp({ create: { width: Math.round(width / 3), height: Math.round(height / 3), channels: 3, background: { r: 250, g: 250, b: 250 } } })
+          .png()
+          .toBuffer(),
         left: Math.round(width / 4),
         top: Math.round(height / 4),
       },

@@ -13,7 +13,9 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'viz-figures-'));
   image = join(dir, 'photo.jpg');
   await makeImage(image, 200, 150, 3);
-  grey = await sharp({ create: { width: 160, height: 160, channels: 3, background: { r: 128, g: 128, b: 128 } } }).png().toBuffer();
+  grey = await sharp({ create: { width: 160, height: 160, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+    .png()
+    .toBuffer();
 });
 
 const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`);
@@ -33,7 +35,10 @@ describe('attentionFigureLayout', () => {
         const a = layout.panels[i];
         const b = layout.panels[j];
         const apart =
-          a.photo.left + a.photo.width <= b.photo.left || b.photo.left + b.photo.width <= a.photo.left || a.photo.top + a.photo.height <= b.title.top || b.photo.top + b.photo.height <= a.title.top;
+          a.photo.left + a.photo.width <= b.photo.left ||
+          b.photo.left + b.photo.width <= a.photo.left ||
+          a.photo.top + a.photo.height <= b.title.top ||
+          b.photo.top + b.photo.height <= a.title.top;
         expect(apart).toBe(true);
       }
     }
@@ -109,7 +114,11 @@ describe('renderSideBySide', () => {
 
 describe('renderDatasetSample', () => {
   it('lays out images three per row with their captions', async () => {
-    const samples = Array.from({ length: 6 }, (_, i) => ({ path: image, name: `img${i}.jpg`, captions: ['a caption that is long enough to wrap onto a second line under the photo', 'short'] }));
+    const samples = Array.from({ length: 6 }, (_, i) => ({
+      path: image,
+      name: `img${i}.jpg`,
+      captions: ['a caption that is long enough to wrap onto a second line under the photo', 'short'],
+    }));
     const png = await renderDatasetSample(samples, { title: 'sample' });
     const meta = await sharp(png).metadata();
     expect(meta.width).toBeGreaterThan(3 * 300);

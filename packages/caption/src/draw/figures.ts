@@ -122,13 +122,7 @@ export function attentionFigureLayout(count: number, photoWidth: number, photoHe
  * the word as the panel title; the panels form a near-square grid whatever the caption length.
  * `attention[i]` is step i's weights over the grid (row-major, grid[0] x grid[1]).
  */
-export async function renderAttentionFigure(
-  image: Buffer | string,
-  words: string[],
-  attention: ArrayLike<number>[],
-  grid: Grid,
-  options: FigureOptions = {},
-): Promise<Buffer> {
+export async function renderAttentionFigure(image: Buffer | string, words: string[], attention: ArrayLike<number>[], grid: Grid, options: FigureOptions = {}): Promise<Buffer> {
   checkSteps(words, attention, grid);
   const style = heatmapStyle(options);
   const photo = await loadImage(image, options.panelSize ?? 224);
@@ -137,7 +131,9 @@ export async function renderAttentionFigure(
   const svg: string[] = [textBlock(layout.titleLines, { ...TITLE, x: MARGIN, y: MARGIN })];
   for (const [i, panel] of layout.panels.entries()) {
     layers.push({ ...rawLayer(photo, await overlayAttentionRaw(photo, attention[i], grid, style)), left: panel.photo.left, top: panel.photo.top });
-    svg.push(textBlock([ellipsize(words[i], panel.title.width, PANEL_TITLE)], { ...PANEL_TITLE, x: panel.title.left + panel.title.width / 2, y: panel.title.top, anchor: 'middle' }));
+    svg.push(
+      textBlock([ellipsize(words[i], panel.title.width, PANEL_TITLE)], { ...PANEL_TITLE, x: panel.title.left + panel.title.width / 2, y: panel.title.top, anchor: 'middle' }),
+    );
   }
   svg.push(colorbarSvg(MARGIN, layout.colorbarTop, layout.width - 2 * MARGIN, style, 'cbar'));
   return compose(layout.width, layout.height, layers, svg.join('\n'));
@@ -210,8 +206,7 @@ export async function renderDatasetSample(samples: SampleImage[], options: Datas
 
   const photos = await Promise.all(samples.map((s) => loadImage(s.path, Math.max(cellWidth, photoHeight))));
   const captionBlocks = samples.map((s) => s.captions.map((c, i) => wrapText(`${i + 1}. ${c}`, cellWidth, BODY)));
-  const textHeight = (k: number) =>
-    lineHeightFor(nameStyle.fontSize) + 4 + captionBlocks[k].reduce((sum, lines) => sum + lines.length * lineHeightFor(BODY.fontSize) + 3, 0);
+  const textHeight = (k: number) => lineHeightFor(nameStyle.fontSize) + 4 + captionBlocks[k].reduce((sum, lines) => sum + lines.length * lineHeightFor(BODY.fontSize) + 3, 0);
   const rows = Math.ceil(samples.length / cols);
   const rowHeights = Array.from({ length: rows }, (_, r) => photoHeight + 8 + Math.max(...samples.slice(r * cols, r * cols + cols).map((_, j) => textHeight(r * cols + j))));
   const height = headerHeight + rowHeights.reduce((a, b) => a + b, 0) + (rows - 1) * GAP * 2 + MARGIN;
@@ -241,4 +236,3 @@ export async function renderDatasetSample(samples: SampleImage[], options: Datas
   }
   return compose(width, height, layers, svg.join('\n'));
 }
-

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseBrowserifyExport } from './js-literal.js';
 
-const wrap = (literal: string) =>
-  `!function(a){module.exports=a()}(function(){return function a(n,i,e){return t}({1:[function(a,n,i){n.exports=${literal}},{}]},{},[1])(1)});`;
+const wrap = (literal: string) => `!function(a){module.exports=a()}(function(){return function a(n,i,e){return t}({1:[function(a,n,i){n.exports=${literal}},{}]},{},[1])(1)});`;
 
 describe('parseBrowserifyExport', () => {
   it('reads the minified object literal of module 1 without evaluating it', () => {

@@ -62,7 +62,12 @@ class LiteralParser {
       return m[1] === '0';
     }
     if (c === '-' || c === '.' || (c >= '0' && c <= '9')) return this.parseNumber();
-    for (const [word, value] of [['null', null], ['true', true], ['false', false], ['void 0', undefined]] as const) {
+    for (const [word, value] of [
+      ['null', null],
+      ['true', true],
+      ['false', false],
+      ['void 0', undefined],
+    ] as const) {
       if (this.src.startsWith(word, this.pos)) {
         this.pos += word.length;
         return value;

@@ -60,7 +60,9 @@ export function loadMobileNet(opts: { target: MobileNetTarget; weights?: string 
 
 /** The ImageNet class names of the bundled model (index = class id, 0 = background). */
 export function mobileNetLabels(): string[] {
-  return readFileSync(MOBILENET_LABELS_FILE, 'utf8').split('\n').filter((l) => l.length > 0);
+  return readFileSync(MOBILENET_LABELS_FILE, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0);
 }
 
 /** Path of the cached .onnx for this network, exporting (atomically) on first use. */

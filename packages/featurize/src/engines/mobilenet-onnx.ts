@@ -56,13 +56,18 @@ export function mobileNetToOnnx(net: FloatNet, metadata: Record<string, string> 
         const { weights, dims } = onnxConvWeights(node);
         const w = g.initializer(floatTensor(`${node.name}/W`, dims, weights));
         const b = g.initializer(floatTensor(`${node.name}/B`, [node.outChannels], node.bias));
-        const y = g.node('Conv', [read(node.input), w, b], [
-          attr.ints('kernel_shape', node.kernel),
-          attr.ints('strides', node.stride),
-          attr.ints('dilations', node.dilation),
-          attr.ints('pads', node.pads),
-          attr.int('group', node.depthwise ? node.inChannels : 1),
-        ], { name: node.name });
+        const y = g.node(
+          'Conv',
+          [read(node.input), w, b],
+          [
+            attr.ints('kernel_shape', node.kernel),
+            attr.ints('strides', node.stride),
+            attr.ints('dilations', node.dilation),
+            attr.ints('pads', node.pads),
+            attr.int('group', node.depthwise ? node.inChannels : 1),
+          ],
+          { name: node.name },
+        );
         names.set(node.output, activate(y, node.activation, node.name));
         break;
       }
@@ -72,7 +77,9 @@ export function mobileNetToOnnx(net: FloatNet, metadata: Record<string, string> 
       case 'avgpool':
         names.set(
           node.output,
-          g.node('AveragePool', [read(node.input)], [attr.ints('kernel_shape', node.kernel), attr.ints('strides', node.stride), attr.ints('pads', [0, 0, 0, 0])], { name: node.name }),
+          g.node('AveragePool', [read(node.input)], [attr.ints('kernel_shape', node.kernel), attr.ints('strides', node.stride), attr.ints('pads', [0, 0, 0, 0])], {
+            name: node.name,
+          }),
         );
         break;
       case 'flatten':

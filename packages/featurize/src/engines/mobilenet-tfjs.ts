@@ -40,7 +40,7 @@ export function mobileNetToTfjs(net: FloatNet, tf: TfNamespace): MobileNetTfjs {
       : tf.tensor4d(hwioFromOhwi(node.weights, node.outChannels, kh, kw, node.inChannels), [kh, kw, node.inChannels, node.outChannels]);
     return { filter, bias: tf.tensor1d(node.bias) };
   });
-  const fusedActivation = (a: FloatActivation) => ({ NONE: 'linear', RELU: 'relu', RELU6: 'relu6' } as const)[a];
+  const fusedActivation = (a: FloatActivation) => (({ NONE: 'linear', RELU: 'relu', RELU6: 'relu6' }) as const)[a];
   const activate = (x: Tf.Tensor4D, a: FloatActivation): Tf.Tensor4D => (a === 'NONE' ? x : a === 'RELU' ? tf.relu(x) : tf.relu6(x));
 
   const outputShape = net.outputShape.length === 3 ? [net.outputShape[0] * net.outputShape[1], net.outputShape[2]] : [...net.outputShape];
@@ -61,7 +61,12 @@ export function mobileNetToTfjs(net: FloatNet, tf: TfNamespace): MobileNetTfjs {
                 x,
                 filter: filter as Tf.Tensor4D,
                 strides: node.stride,
-                pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
+                pad: [
+                  [0, 0],
+                  [top, bottom],
+                  [left, right],
+                  [0, 0],
+                ],
                 dilations: node.dilation,
                 bias,
                 activation: fusedActivation(node.activation),
@@ -70,10 +75,23 @@ export function mobileNetToTfjs(net: FloatNet, tf: TfNamespace): MobileNetTfjs {
               // Fused depthwise takes no explicit pads: one symmetric number, or pad first.
               let pad: number | 'valid' = top;
               if (!(top === bottom && left === right && top === left)) {
-                x = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+                x = tf.pad(x, [
+                  [0, 0],
+                  [top, bottom],
+                  [left, right],
+                  [0, 0],
+                ]);
                 pad = 'valid';
               }
-              y = tf.fused.depthwiseConv2d({ x, filter: filter as Tf.Tensor4D, strides: node.stride, pad, dilations: node.dilation, bias, activation: fusedActivation(node.activation) });
+              y = tf.fused.depthwiseConv2d({
+                x,
+                filter: filter as Tf.Tensor4D,
+                strides: node.stride,
+                pad,
+                dilations: node.dilation,
+                bias,
+                activation: fusedActivation(node.activation),
+              });
             }
             values.set(node.output, y);
             break;

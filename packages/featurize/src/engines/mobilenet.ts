@@ -243,7 +243,15 @@ function convNode(model: TfliteModel, op: TfliteOperator, inShape: number[], nam
     throw new TfliteFormatError(`${model.origin}: ${where}: ${what}`);
   };
   const depthwise = op.op === 'DEPTHWISE_CONV_2D';
-  const o = op.options as { padding: 'SAME' | 'VALID'; strideH: number; strideW: number; dilationH: number; dilationW: number; activation: FusedActivation; depthMultiplier?: number };
+  const o = op.options as {
+    padding: 'SAME' | 'VALID';
+    strideH: number;
+    strideW: number;
+    dilationH: number;
+    dilationW: number;
+    activation: FusedActivation;
+    depthMultiplier?: number;
+  };
   const [x, w, b] = op.inputs.map((i) => (i >= 0 ? model.tensors[i] : undefined));
   if (!w?.data) fail('weights are not a constant tensor');
   const weights = dequantize(w!, model.origin);

@@ -151,8 +151,7 @@ export function kerasToOnnx(opts: KerasToOnnxOptions): OnnxGraph {
         const oihw = new Float32Array(hwio.length);
         for (let y = 0; y < kh; y++)
           for (let x = 0; x < kw; x++)
-            for (let i = 0; i < c; i++)
-              for (let o = 0; o < filters; o++) oihw[((o * c + i) * kh + y) * kw + x] = hwio[((y * kw + x) * c + i) * filters + o];
+            for (let i = 0; i < c; i++) for (let o = 0; o < filters; o++) oihw[((o * c + i) * kh + y) * kw + x] = hwio[((y * kw + x) * c + i) * filters + o];
         const bias = cfg.use_bias === false ? new Float32Array(filters) : weight(l.name, 'bias', filters).slice();
 
         // Fold a following BatchNormalization: y = (conv(x) + b - mean) * gamma / sqrt(var + eps) + beta.
@@ -255,7 +254,13 @@ export function kerasToOnnx(opts: KerasToOnnxOptions): OnnxGraph {
         if (shapes.some((s) => s[1] !== h || s[2] !== w)) {
           throw new CaptionerError(`${where}: inputs have different grids ${JSON.stringify(shapes)}`);
         }
-        emit('Concat', l.name, inputs.map((i) => tensorOf.get(i)!), l.name, [int('axis', 1)]);
+        emit(
+          'Concat',
+          l.name,
+          inputs.map((i) => tensorOf.get(i)!),
+          l.name,
+          [int('axis', 1)],
+        );
         tensorOf.set(l.name, l.name);
         shapeOf.set(l.name, [shapes.reduce((n, s) => n + s[0], 0), h, w]);
         break;
@@ -304,7 +309,8 @@ function inboundOf(l: KerasLayerConfig): string[] {
     throw new CaptionerError(`onnx export: layer "${l.name}" has inbound_nodes in an unsupported (non-Keras-2) format`);
   }
   for (const ref of node) {
-    if (ref[1] !== 0 || ref[2] !== 0) throw new CaptionerError(`onnx export: layer "${l.name}" reads output ${ref[1]}/${ref[2]} of "${ref[0]}" (only single-output layers are supported)`);
+    if (ref[1] !== 0 || ref[2] !== 0)
+      throw new CaptionerError(`onnx export: layer "${l.name}" reads output ${ref[1]}/${ref[2]} of "${ref[0]}" (only single-output layers are supported)`);
   }
   return node.map((ref) => ref[0]);
 }

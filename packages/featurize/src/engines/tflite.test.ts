@@ -48,7 +48,17 @@ const OPS: OpSpec[] = [
 const tiny = (over: Partial<Parameters<typeof buildTflite>[0]> = {}) => buildTflite({ tensors: TENSORS, ops: OPS, inputs: [0], outputs: [7], ...over });
 
 /** Direct NHWC convolution with explicit pads [top, left, bottom, right]; weights given as w(o, y, x, i). */
-function convRef(x: Float32Array, [h, w, c]: number[], k: number, stride: number, pads: number[], outC: number, weight: (o: number, y: number, x: number, i: number) => number, bias: number[], depthwise: boolean) {
+function convRef(
+  x: Float32Array,
+  [h, w, c]: number[],
+  k: number,
+  stride: number,
+  pads: number[],
+  outC: number,
+  weight: (o: number, y: number, x: number, i: number) => number,
+  bias: number[],
+  depthwise: boolean,
+) {
   const [top, left] = pads;
   const oh = Math.floor((h + pads[0] + pads[2] - k) / stride) + 1;
   const ow = Math.floor((w + pads[1] + pads[3] - k) / stride) + 1;
@@ -73,9 +83,29 @@ function convRef(x: Float32Array, [h, w, c]: number[], k: number, stride: number
 /** The tiny network in plain JS from the raw integers: the reference both converters must match. */
 function reference(pixels: Float32Array): Float32Array {
   const convPads = [0, 0, 1, 1]; // 6 → 3 with a 3x3 window, stride 2: TF SAME pads 0 before, 1 after
-  const conv = convRef(pixels, [6, 6, 2], 3, 2, convPads, 3, (o, y, x, i) => (CONV_W.q[((o * 3 + y) * 3 + x) * 2 + i] - CONV_W.zp) * CONV_W.scale, CONV_B.map((b) => b * IN_SCALE * CONV_W.scale), false);
+  const conv = convRef(
+    pixels,
+    [6, 6, 2],
+    3,
+    2,
+    convPads,
+    3,
+    (o, y, x, i) => (CONV_W.q[((o * 3 + y) * 3 + x) * 2 + i] - CONV_W.zp) * CONV_W.scale,
+    CONV_B.map((b) => b * IN_SCALE * CONV_W.scale),
+    false,
+  );
   const a = conv.out.map((v) => Math.min(6, Math.max(0, v)));
-  const dw = convRef(a, [3, 3, 3], 3, 1, [1, 1, 1, 1], 3, (o, y, x) => DW_W.q[(y * 3 + x) * 3 + o] * DW_W.scale[o], DW_B.map((b, c) => b * ACT_SCALE * DW_W.scale[c]), true);
+  const dw = convRef(
+    a,
+    [3, 3, 3],
+    3,
+    1,
+    [1, 1, 1, 1],
+    3,
+    (o, y, x) => DW_W.q[(y * 3 + x) * 3 + o] * DW_W.scale[o],
+    DW_B.map((b, c) => b * ACT_SCALE * DW_W.scale[c]),
+    true,
+  );
   return dw.out.map((v, k) => Math.max(0, v + a[k]));
 }
 
@@ -171,10 +201,14 @@ describe('tiny TFLite graph → ONNX and TF.js', () => {
 
   it('names the file and the op it does not support', () => {
     const withLogistic = tiny({ ops: [...OPS, { code: 14, inputs: [7], outputs: [8] }], tensors: [...TENSORS, { name: 'sig', shape: [1, 3, 3, 3], type: 'uint8' }], outputs: [8] });
-    expect(() => floatNetToTensor(readTflite(withLogistic, 'tiny.tflite'), 8, 'tiny')).toThrow(/tiny\.tflite: operator 3 \(LOGISTIC\): the MobileNetV2 converter does not support LOGISTIC/);
+    expect(() => floatNetToTensor(readTflite(withLogistic, 'tiny.tflite'), 8, 'tiny')).toThrow(
+      /tiny\.tflite: operator 3 \(LOGISTIC\): the MobileNetV2 converter does not support LOGISTIC/,
+    );
     const tanh = tiny({ ops: [OPS[0], OPS[1], { ...OPS[2], options: addOptions(4) }] });
     expect(() => floatNetToTensor(readTflite(tanh, 'tiny.tflite'), 7, 'tiny')).toThrow(/tiny\.tflite: operator 2 \(ADD\): fused activation TANH is not supported/);
     const perChannelMismatch = tiny({ tensors: TENSORS.map((t, i) => (i === 4 ? { ...t, quant: { ...t.quant!, dimension: 0 } } : t)) });
-    expect(() => floatNetToTensor(readTflite(perChannelMismatch, 'tiny.tflite'), 7, 'tiny')).toThrow(/tiny\.tflite: tensor 4 \(dw\/weights\): 3 per-channel scales do not match dimension 0/);
+    expect(() => floatNetToTensor(readTflite(perChannelMismatch, 'tiny.tflite'), 7, 'tiny')).toThrow(
+      /tiny\.tflite: tensor 4 \(dw\/weights\): 3 per-channel scales do not match dimension 0/,
+    );
   });
 });

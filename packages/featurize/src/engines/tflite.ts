@@ -437,4 +437,3 @@ export function biasScaleDeviation(bias: TfliteTensor, input: TfliteTensor, weig
   }
   return worst;
 }
-

@@ -32,7 +32,17 @@ function tinyModel() {
     layers.push({ name, class_name, config: { name, ...config }, inbound_nodes: inputs.length ? [inputs.map((i) => [i, 0, 0, {}])] : [] });
   const conv = (name: string, input: string, inC: number, filters: number, k: number, s: number, padding: string, extra: Record<string, unknown> = {}) => {
     const useBias = extra.use_bias ?? false;
-    layer('Conv2D', name, [input], { filters, kernel_size: [k, k], strides: [s, s], padding, data_format: 'channels_last', dilation_rate: [1, 1], activation: 'linear', use_bias: useBias, ...extra });
+    layer('Conv2D', name, [input], {
+      filters,
+      kernel_size: [k, k],
+      strides: [s, s],
+      padding,
+      data_format: 'channels_last',
+      dilation_rate: [1, 1],
+      activation: 'linear',
+      use_bias: useBias,
+      ...extra,
+    });
     addWeight(`${name}/kernel`, [k, k, inC, filters], uniform(-0.5, 0.5));
     if (useBias) addWeight(`${name}/bias`, [filters], uniform(-0.2, 0.2));
   };
@@ -161,15 +171,18 @@ describe('kerasToOnnx on a tiny Keras model', () => {
 
   it('rejects layers it cannot convert, naming the layer', () => {
     const raw = loadLayersModelDir(dir);
-    expect(() =>
-      kerasToOnnx({ modelConfig: raw.modelConfig, weights: decodeWeights(raw.weightSpecs, raw.weightData), inputSize: SIZE, outputLayer: 'dense', poolBy: 1 }),
-    ).toThrow(/layer "flatten" \(Flatten\): layer class Flatten is not supported/);
+    expect(() => kerasToOnnx({ modelConfig: raw.modelConfig, weights: decodeWeights(raw.weightSpecs, raw.weightData), inputSize: SIZE, outputLayer: 'dense', poolBy: 1 })).toThrow(
+      /layer "flatten" \(Flatten\): layer class Flatten is not supported/,
+    );
   });
 
   it('explains a missing weight file and an unknown layer', () => {
     const broken = mkdtempSync(join(tmpdir(), 'tiny-keras-broken-'));
     try {
-      writeFileSync(join(broken, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: model.topology, weightsManifest: [{ paths: ['missing.bin'], weights: model.weightSpecs }] }));
+      writeFileSync(
+        join(broken, 'model.json'),
+        JSON.stringify({ format: 'layers-model', modelTopology: model.topology, weightsManifest: [{ paths: ['missing.bin'], weights: model.weightSpecs }] }),
+      );
       expect(() => loadLayersModelDir(broken)).toThrow(/weightsManifest names missing\.bin, but .*missing\.bin is missing/);
       expect(() => truncateModel(loadLayersModelDir(dir), 'mixed10')).toThrow(/featurize\.layer: .*model\.json has no layer named "mixed10"/);
       expect(() => loadLayersModelDir(join(broken, 'nope'))).toThrow(/nope\/model\.json does not exist/);

@@ -97,4 +97,3 @@ export class JsAdam {
     a.accBeta2.assign(tf.scalar(this.accBeta2));
   }
 }
-

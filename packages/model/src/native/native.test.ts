@@ -56,7 +56,12 @@ describe('native (onnxruntime) training step', () => {
       expect(lossOnly.loss).toBeCloseTo(tfjs.loss.dataSync()[0], 5);
     }
     expect(() =>
-      native.lossAndGradients(features.dataSync() as Float32Array, tokens.dataSync() as Int32Array, { batch: B, length: T }, { dropoutMask: new Float32Array(3), withGradients: true }),
+      native.lossAndGradients(
+        features.dataSync() as Float32Array,
+        tokens.dataSync() as Int32Array,
+        { batch: B, length: T },
+        { dropoutMask: new Float32Array(3), withGradients: true },
+      ),
     ).toThrow(/dropoutMask/);
     native.dispose();
     model.dispose();
@@ -135,7 +140,11 @@ describe('native decoding', () => {
     compare();
     // Weights change (training): the engine rebuilds its sessions from the new weights.
     const random = seededRandom(3);
-    const tokens = tf.tensor2d(Array.from({ length: 5 }, () => [1, ...Array.from({ length: 6 }, () => 3 + Math.floor(random() * 37)), 2]), undefined, 'int32');
+    const tokens = tf.tensor2d(
+      Array.from({ length: 5 }, () => [1, ...Array.from({ length: 6 }, () => 3 + Math.floor(random() * 37)), 2]),
+      undefined,
+      'int32',
+    );
     const optimizer = tf.train.adam(0.05);
     for (let i = 0; i < 15; i++) trainStep(model, optimizer, features, tokens, {});
     compare();
@@ -145,7 +154,14 @@ describe('native decoding', () => {
 
   it('CaptionModel.load attaches the native engine (auto) or not (tfjs), and decodes the same', async () => {
     const model = CaptionModel.create(config, 4);
-    const vocab = { numWords: 22, vocabSize: 23, oovToken: '<unk>', padToken: '<pad>', maxLength: 8, wordIndex: Object.fromEntries(Array.from({ length: 22 }, (_, i) => [`w${i + 1}`, i + 1])) };
+    const vocab = {
+      numWords: 22,
+      vocabSize: 23,
+      oovToken: '<unk>',
+      padToken: '<pad>',
+      maxLength: 8,
+      wordIndex: Object.fromEntries(Array.from({ length: 22 }, (_, i) => [`w${i + 1}`, i + 1])),
+    };
     const featureInfo = { layer: 'mixed10', scaling: '0,1', dim: config.featureDim, locations: config.locations, grid: [1, 5], inputSize: 299, weightsHash: 'h' };
     const dir = join(root, 'model');
     await model.save(dir, { vocab, features: featureInfo });

@@ -181,5 +181,9 @@ export function floatTensor(ort: Ort, data: Float32Array, dims: readonly number[
 }
 
 export function int64Tensor(ort: Ort, data: Int32Array | readonly number[], dims: readonly number[]): OrtTensor {
-  return new ort.Tensor('int64', BigInt64Array.from(data as ArrayLike<number>, (v) => BigInt(v)), dims);
+  return new ort.Tensor(
+    'int64',
+    BigInt64Array.from(data as ArrayLike<number>, (v) => BigInt(v)),
+    dims,
+  );
 }

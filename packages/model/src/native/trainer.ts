@@ -61,8 +61,7 @@ export class NativeTrainer {
 
   /** The session of the training graph (built on first use: a few hundred ms). */
   private session(kind: 'loss' | 'gradients' | 'step'): SyncSession {
-    const build = () =>
-      this.runtime.createSession(buildTrainGraph(this.model.config, { withGradients: kind !== 'loss', adam: kind === 'step' }), this.options);
+    const build = () => this.runtime.createSession(buildTrainGraph(this.model.config, { withGradients: kind !== 'loss', adam: kind === 'step' }), this.options);
     if (kind === 'step') return (this.stepSession ??= build());
     if (kind === 'gradients') return (this.trainSession ??= build());
     return (this.lossSession ??= build());
@@ -78,12 +77,7 @@ export class NativeTrainer {
   }
 
   /** Loss (and gradients) of a batch; `features` [B, L, D] and `tokens` [B, T] as flat arrays. */
-  lossAndGradients(
-    features: Float32Array,
-    tokens: Int32Array,
-    shape: { batch: number; length: number },
-    opts: LossOptions & { withGradients: boolean },
-  ): NativeLossResult {
+  lossAndGradients(features: Float32Array, tokens: Int32Array, shape: { batch: number; length: number }, opts: LossOptions & { withGradients: boolean }): NativeLossResult {
     const batch = this.batchFeeds(features, tokens, shape, opts);
     if (!batch) return { loss: 0, tokens: 0, grads: opts.withGradients ? this.weights.map((w) => new Float32Array(w.length)) : undefined };
     const out = this.timed(() => this.session(opts.withGradients ? 'gradients' : 'loss').run(batch.feeds));
@@ -145,13 +139,25 @@ export class NativeTrainer {
    */
   trainStep(optimizer: tf.Optimizer, features: tf.Tensor3D, tokens: tf.Tensor2D, opts: Omit<TrainStepOptions, 'microBatch'> = {}): TrainStepResult {
     const [B, T] = tokens.shape;
-    const batch = this.batchFeeds(features.dataSync() as Float32Array, tokens.dataSync() as Int32Array, { batch: B, length: T }, {
-      attentionPenalty: opts.attentionPenalty ?? 0,
-      dropoutMask: batchDropoutMask(this.model, tokens, opts),
-    });
+    const batch = this.batchFeeds(
+      features.dataSync() as Float32Array,
+      tokens.dataSync() as Int32Array,
+      { batch: B, length: T },
+      {
+        attentionPenalty: opts.attentionPenalty ?? 0,
+        dropoutMask: batchDropoutMask(this.model, tokens, opts),
+      },
+    );
     if (!batch) return { loss: 0, tokens: 0, gradNorm: 0 };
     if (!this.adam || this.adam.optimizer !== optimizer) {
-      this.adam = { optimizer, state: JsAdam.fromOptimizer(optimizer, this.weights.map((w) => w.length)), dirty: false };
+      this.adam = {
+        optimizer,
+        state: JsAdam.fromOptimizer(
+          optimizer,
+          this.weights.map((w) => w.length),
+        ),
+        dirty: false,
+      };
     }
     const adam = this.adam.state;
     const ort = this.ort;
@@ -159,7 +165,11 @@ export class NativeTrainer {
     const names = this.model.parameterNames;
     const feeds = batch.feeds;
     ADAM_INPUTS.forEach((name, i) => (feeds[name] = floatTensor(ort, Float32Array.of(adam.scalars(optimizer, opts.clipNorm ?? 0)[i]), [])));
-    this.spare ??= { weights: this.weights.map((w) => new Float32Array(w.length)), m: adam.m.map((m) => new Float32Array(m.length)), v: adam.v.map((v) => new Float32Array(v.length)) };
+    this.spare ??= {
+      weights: this.weights.map((w) => new Float32Array(w.length)),
+      m: adam.m.map((m) => new Float32Array(m.length)),
+      v: adam.v.map((v) => new Float32Array(v.length)),
+    };
     const next = this.spare;
     const fetches: Record<string, OrtTensor | null> = { loss: null, [GRAD_SQUARES]: null };
     names.forEach((name, i) => {
@@ -187,10 +197,15 @@ export class NativeTrainer {
   /** Mean loss per target without gradients or dropout (validation). */
   loss(features: tf.Tensor3D, tokens: tf.Tensor2D, opts: { attentionPenalty?: number } = {}): number {
     const [B, T] = tokens.shape;
-    const r = this.lossAndGradients(features.dataSync() as Float32Array, tokens.dataSync() as Int32Array, { batch: B, length: T }, {
-      attentionPenalty: opts.attentionPenalty ?? 0,
-      withGradients: false,
-    });
+    const r = this.lossAndGradients(
+      features.dataSync() as Float32Array,
+      tokens.dataSync() as Int32Array,
+      { batch: B, length: T },
+      {
+        attentionPenalty: opts.attentionPenalty ?? 0,
+        withGradients: false,
+      },
+    );
     return r.loss;
   }
 

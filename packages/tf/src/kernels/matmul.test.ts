@@ -28,7 +28,12 @@ const shapes: { name: string; batchA: number[]; batchB: number[]; m: number; k: 
 
 describe('wasm BatchMatMul with transposes', () => {
   for (const { name, batchA, batchB, m, k, n } of shapes) {
-    for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    for (const [tA, tB] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
       it(`matches cpu: ${name}, transposeA=${tA} transposeB=${tB}`, async () => {
         const { aShape, bShape } = operandShapes(batchA, batchB, m, k, n, tA, tB);
         const a = randomValues(tf.util.sizeFromShape(aShape), 11);
@@ -41,13 +46,9 @@ describe('wasm BatchMatMul with transposes', () => {
   it('exercises both rewrites: direct (transpose A) and swapped (transpose-B of a wide matrix)', () => {
     const info = (shape: number[]) => ({ shape, dtype: 'float32', dataId: {} }) as tf.TensorInfo;
     // dW = X^T · dY: transposing X (small) beats transposing dY and the big result.
-    expect(directCost(info([64, 512]), info([64, 5001]), true, false)).toBeLessThan(
-      swappedCost(info([64, 512]), info([64, 5001]), true, false),
-    );
+    expect(directCost(info([64, 512]), info([64, 5001]), true, false)).toBeLessThan(swappedCost(info([64, 512]), info([64, 5001]), true, false));
     // dX = dY · W^T with W [512, 5001] stored as b: transposing dY and the result beats transposing W.
-    expect(swappedCost(info([64, 512]), info([5001, 512]), false, true)).toBeLessThan(
-      directCost(info([64, 512]), info([5001, 512]), false, true),
-    );
+    expect(swappedCost(info([64, 512]), info([5001, 512]), false, true)).toBeLessThan(directCost(info([64, 512]), info([5001, 512]), false, true));
   });
 
   it('keeps the swapped rewrite exact on a shape where it is chosen', async () => {
@@ -58,7 +59,11 @@ describe('wasm BatchMatMul with transposes', () => {
 });
 
 describe('wasm _FusedMatMul with transposes', () => {
-  for (const [tA, tB] of [[true, false], [false, true], [true, true]] as const) {
+  for (const [tA, tB] of [
+    [true, false],
+    [false, true],
+    [true, true],
+  ] as const) {
     it(`matches cpu with bias + relu, transposeA=${tA} transposeB=${tB}`, async () => {
       const { aShape, bShape } = operandShapes([], [], 7, 10, 13, tA, tB);
       const a = randomValues(tf.util.sizeFromShape(aShape), 21);
@@ -86,12 +91,7 @@ describe('matMul gradients on wasm', () => {
     const w2 = randomValues(20 * 30, 34);
     await compareWithCpu(() => {
       const loss = (xs: tf.Tensor, a: tf.Tensor, bias: tf.Tensor, c: tf.Tensor) =>
-        tf.fused
-          .matMul({ a: xs, b: a, bias, activation: 'relu' })
-          .matMul(c)
-          .logSoftmax()
-          .sum()
-          .neg() as tf.Scalar;
+        tf.fused.matMul({ a: xs, b: a, bias, activation: 'relu' }).matMul(c).logSoftmax().sum().neg() as tf.Scalar;
       return tf.grads(loss)([tf.tensor2d(x, [8, 12]), tf.tensor2d(w1, [12, 20]), tf.tensor1d(b1), tf.tensor2d(w2, [20, 30])]);
     });
   });
@@ -100,10 +100,7 @@ describe('matMul gradients on wasm', () => {
     const q = randomValues(2 * 3 * 8, 41);
     const keys = randomValues(2 * 5 * 8, 42);
     await compareWithCpu(() =>
-      tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.matMul(a, b, false, true).softmax().square().sum())([
-        tf.tensor3d(q, [2, 3, 8]),
-        tf.tensor3d(keys, [2, 5, 8]),
-      ]),
+      tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.matMul(a, b, false, true).softmax().square().sum())([tf.tensor3d(q, [2, 3, 8]), tf.tensor3d(keys, [2, 5, 8])]),
     );
   });
 });

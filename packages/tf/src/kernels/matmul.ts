@@ -22,11 +22,7 @@ interface MatMulAttrs {
  * when `allowSwap` (plain BatchMatMul). Batched products (batch > 1) are passed through: the
  * scalar loop serves them either way and handles transposes at about the same speed.
  */
-export function withExplicitTranspose(
-  matMul: tf.KernelFunc,
-  transposeKernel: tf.KernelFunc,
-  { allowSwap }: { allowSwap: boolean },
-): tf.KernelFunc {
+export function withExplicitTranspose(matMul: tf.KernelFunc, transposeKernel: tf.KernelFunc, { allowSwap }: { allowSwap: boolean }): tf.KernelFunc {
   return (args) => {
     const { transposeA, transposeB } = args.attrs as unknown as MatMulAttrs;
     if (!transposeA && !transposeB) return matMul(args);

@@ -55,17 +55,18 @@ describe('UnsortedSegmentSum on wasm', () => {
     const indices = randomIds(3 * 7, 50, 5);
     const upstream = randomValues(3 * 7 * 8, 6);
     await compareWithCpu(() =>
-      tf.grad((t: tf.Tensor) => tf.gather(t, tf.tensor2d(indices, [3, 7], 'int32')).mul(tf.tensor3d(upstream, [3, 7, 8])).sum())(
-        tf.tensor2d(table, [50, 8]),
-      ),
+      tf.grad((t: tf.Tensor) =>
+        tf
+          .gather(t, tf.tensor2d(indices, [3, 7], 'int32'))
+          .mul(tf.tensor3d(upstream, [3, 7, 8]))
+          .sum(),
+      )(tf.tensor2d(table, [50, 8])),
     );
   });
 
   it('gives the gradient of tf.gather along axis 1', async () => {
     const x = randomValues(4 * 9 * 3, 7);
     const indices = [8, 0, 3, 3, 5];
-    await compareWithCpu(() =>
-      tf.grad((t: tf.Tensor) => tf.gather(t, tf.tensor1d(indices, 'int32'), 1).square().sum())(tf.tensor3d(x, [4, 9, 3])),
-    );
+    await compareWithCpu(() => tf.grad((t: tf.Tensor) => tf.gather(t, tf.tensor1d(indices, 'int32'), 1).square().sum())(tf.tensor3d(x, [4, 9, 3])));
   });
 });

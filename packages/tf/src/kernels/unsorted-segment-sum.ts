@@ -16,9 +16,7 @@ export const unsortedSegmentSumWasm: tf.KernelFunc = ({ inputs, backend, attrs }
   const wasm = backend as BackendWasm;
   const idsRank = segmentIds.shape.length;
   if (idsRank > x.shape.length || segmentIds.shape.some((d, i) => d !== x.shape[i])) {
-    throw new Error(
-      `unsortedSegmentSum: segmentIds shape [${segmentIds.shape}] must be a prefix of x shape [${x.shape}]`,
-    );
+    throw new Error(`unsortedSegmentSum: segmentIds shape [${segmentIds.shape}] must be a prefix of x shape [${x.shape}]`);
   }
   if (x.dtype !== 'float32' && x.dtype !== 'int32') {
     throw new Error(`unsortedSegmentSum (wasm): dtype ${x.dtype} not supported`);
