@@ -1,10 +1,10 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeVector, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { evaluateSchema, featurizeSchema } from '@captioner/core';
 import { writeArrowFile, writeJsonAtomic } from '@captioner/core/node';
 import { openFeatureStore, runFeaturize, type FeatureStore } from '@captioner/featurize';
+import { captionsTable, type Split } from '@captioner/ingest';
 import sharp from 'sharp';
 import { ciderDScorer, cocoTokenize } from '@captioner/metrics';
 import { initBackend } from '@captioner/tf';
@@ -13,6 +13,9 @@ import { runEvaluate } from './evaluate.js';
 import { createTinyPipeline, quadrantExtractor, saveConstantWordModel, type TinyPipeline } from './pipeline.fixture.js';
 
 const tok = (captions: string[]) => captions.map(cocoTokenize);
+
+/** Per image: its split and captions, as the evaluate tests' ingest tables list them. */
+type IngestImages = Record<string, { split: Split; captions: string[] }>;
 
 describe('constant-caption candidates and choice', () => {
   const train = new Map([
@@ -182,30 +185,13 @@ describe('baselines in the evaluate stage', () => {
   });
 
   /** An ingest captions.arrow over the fixture's featurized images with other splits and captions. */
-  function writeIngest(name: string, splits: Record<string, { split: string; captions: string[] }>): string {
-    const rows = Object.entries(splits).flatMap(([image, { split, captions }]) => captions.map((caption, index) => ({ image, caption, index, split })));
+  function writeIngest(name: string, splits: IngestImages): string {
+    const rows = Object.entries(splits).flatMap(([image, { split, captions }]) => captions.map((caption, captionIndex) => ({ image, caption, captionIndex, split })));
     const dir = join(p.root, 'stages', name);
-    writeArrowFile(
-      join(dir, 'captions.arrow'),
-      new Table({
-        image: vectorFromArray(
-          rows.map((r) => r.image),
-          new Utf8(),
-        ),
-        caption: vectorFromArray(
-          rows.map((r) => r.caption),
-          new Utf8(),
-        ),
-        caption_index: makeVector(Int32Array.from(rows, (r) => r.index)),
-        split: vectorFromArray(
-          rows.map((r) => r.split),
-          new Utf8(),
-        ),
-      }),
-    );
+    writeArrowFile(join(dir, 'captions.arrow'), captionsTable(rows));
     return dir;
   }
-  const trainVal = {
+  const trainVal: IngestImages = {
     'c.png': { split: 'train', captions: ['A dog runs on the grass .', 'A cat sits on a mat .'] },
     'e.png': { split: 'train', captions: ['A dog runs on the grass .', 'A black cat sits on a mat .'] },
     'f.png': { split: 'val', captions: ['A cat sits on a mat .', 'A cat is sitting .'] },
@@ -222,8 +208,11 @@ describe('baselines in the evaluate stage', () => {
     });
 
   it("chooses the constant caption on val: changing the evaluated split's references does not change it", async () => {
-    const dogTest = { 'a.png': { split: 'test', captions: ['A dog runs on the grass .'] }, 'b.png': { split: 'test', captions: ['The dog runs on the grass .', 'A dog .'] } };
-    const catTest = { 'a.png': { split: 'test', captions: ['A cat sits on a mat .'] }, 'b.png': { split: 'test', captions: ['Zebras .'] } };
+    const dogTest: IngestImages = {
+      'a.png': { split: 'test', captions: ['A dog runs on the grass .'] },
+      'b.png': { split: 'test', captions: ['The dog runs on the grass .', 'A dog .'] },
+    };
+    const catTest: IngestImages = { 'a.png': { split: 'test', captions: ['A cat sits on a mat .'] }, 'b.png': { split: 'test', captions: ['Zebras .'] } };
     const r1 = await evaluate(writeIngest('ingest-dogs', { ...trainVal, ...dogTest }), 'eval-dogs');
     const r2 = await evaluate(writeIngest('ingest-cats', { ...trainVal, ...catTest }), 'eval-cats');
     const c1 = r1.baselines!.rows.constant!;
@@ -275,7 +264,7 @@ describe('baselines in the evaluate stage', () => {
         .png()
         .toFile(join(imagesDir, name));
     }
-    const splits = {
+    const splits: IngestImages = {
       'red.png': { split: 'test', captions: ['A red wall .'] },
       'blue.png': { split: 'test', captions: ['A blue sky .'] },
       'darkred.png': { split: 'train', captions: ['A dark red wall .', 'Red bricks .', 'A red wall in the sun .'] },
@@ -348,12 +337,12 @@ describe('baselines in the evaluate stage', () => {
   });
 
   it('writes warnings for a model row below a baseline, none for one that clearly beats both, and the schema fields', async () => {
-    const test = { 'a.png': { split: 'test', captions: ['A dog runs .'] }, 'b.png': { split: 'test', captions: ['A cat sits .'] } };
+    const test: IngestImages = { 'a.png': { split: 'test', captions: ['A dog runs .'] }, 'b.png': { split: 'test', captions: ['A cat sits .'] } };
     const modelDir = join(p.root, 'stages', 'train-dog', 'model');
     await saveConstantWordModel(p, modelDir, 'dog');
     // "dog dog" vs a.png "a dog runs": idf(dog) = log 2, cos 1/(2 sqrt2), penalty exp(-1/72) -> 8.717 (x100
     // per image), b.png 0 -> CIDEr-D 4.36 x100, BLEU-4 ~0. Baselines that say "a purple elephant" score 0.
-    const elephants = {
+    const elephants: IngestImages = {
       'c.png': { split: 'train', captions: ['A purple elephant .'] },
       'e.png': { split: 'train', captions: ['A purple elephant .'] },
       'f.png': { split: 'val', captions: ['A cat .'] },

@@ -7,11 +7,11 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeVector, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import sharp from 'sharp';
 import { featurizeSchema } from '@captioner/core';
 import { writeArrowFile, writeJsonAtomic } from '@captioner/core/node';
 import { runFeaturize, readFeaturizeManifest, type FeatureExtractor } from '@captioner/featurize';
+import { captionsTable, type CaptionRow, type Split } from '@captioner/ingest';
 import { CaptionModel } from '@captioner/model';
 import { initBackend, tf } from '@captioner/tf';
 
@@ -126,7 +126,7 @@ export async function createTinyPipeline(opts: { seed?: number } = {}): Promise<
   // A "photo" that is really text: featurize records it as failed and evaluate must skip it.
   writeFileSync(join(imagesDir, 'broken.jpg'), 'this is not an image\n');
 
-  const splitOf: Record<string, string> = { 'a.png': 'test', 'b.png': 'test', 'c.png': 'test', 'd.png': 'test', 'broken.jpg': 'test', 'e.png': 'train', 'f.png': 'val' };
+  const splitOf: Record<string, Split> = { 'a.png': 'test', 'b.png': 'test', 'c.png': 'test', 'd.png': 'test', 'broken.jpg': 'test', 'e.png': 'train', 'f.png': 'val' };
   const captions = new Map<string, string[]>([
     ['a.png', ['A dog runs on the grass.', 'The dog is running.']],
     ['b.png', ['A cat sits.', "A cat's sitting on grass!"]],
@@ -137,28 +137,11 @@ export async function createTinyPipeline(opts: { seed?: number } = {}): Promise<
     ['f.png', ['A purple dog.']],
   ]);
   // Rows deliberately out of caption_index order: references must come back sorted by it.
-  const rows: { image: string; caption: string; index: number; split: string }[] = [];
-  for (const [image, list] of captions) list.forEach((caption, index) => rows.push({ image, caption, index, split: splitOf[image] }));
+  const rows: CaptionRow[] = [];
+  for (const [image, list] of captions) list.forEach((caption, captionIndex) => rows.push({ image, caption, captionIndex, split: splitOf[image] }));
   rows.reverse();
   const ingestDir = join(root, 'stages', 'ingest');
-  writeArrowFile(
-    join(ingestDir, 'captions.arrow'),
-    new Table({
-      image: vectorFromArray(
-        rows.map((r) => r.image),
-        new Utf8(),
-      ),
-      caption: vectorFromArray(
-        rows.map((r) => r.caption),
-        new Utf8(),
-      ),
-      caption_index: makeVector(Int32Array.from(rows, (r) => r.index)),
-      split: vectorFromArray(
-        rows.map((r) => r.split),
-        new Utf8(),
-      ),
-    }),
-  );
+  writeArrowFile(join(ingestDir, 'captions.arrow'), captionsTable(rows));
   writeJsonAtomic(join(ingestDir, 'manifest.json'), { imagesDir, layout: 'kaggle', splitSource: 'test' });
 
   const featurizeDir = join(root, 'stages', 'featurize');

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import { Int32, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { featurizeSchema, type FeaturizeConfig } from '@captioner/core';
 import { writeArrowFile, writeJsonAtomic } from '@captioner/core/node';
+import { captionsTable } from '@captioner/ingest';
 import { runFeaturize } from './featurize.js';
 import { openFeatureStore } from './store.js';
 import { preprocessImage } from './preprocess.js';
@@ -59,26 +59,8 @@ function newWorkspace(): Workspace {
 
 /** captions.arrow with two captions per image (so images repeat, as in the real data). */
 function writeCaptions(ws: Workspace, images: string[]): void {
-  const rows = images.flatMap((image) => [0, 1].map((k) => ({ image, caption: `a caption ${k}`, k })));
-  const table = new Table({
-    image: vectorFromArray(
-      rows.map((r) => r.image),
-      new Utf8(),
-    ),
-    caption: vectorFromArray(
-      rows.map((r) => r.caption),
-      new Utf8(),
-    ),
-    caption_index: vectorFromArray(
-      rows.map((r) => r.k),
-      new Int32(),
-    ),
-    split: vectorFromArray(
-      rows.map(() => 'train'),
-      new Utf8(),
-    ),
-  });
-  writeArrowFile(join(ws.ingestDir, 'captions.arrow'), table);
+  const rows = images.flatMap((image) => [0, 1].map((captionIndex) => ({ image, caption: `a caption ${captionIndex}`, captionIndex, split: 'train' as const })));
+  writeArrowFile(join(ws.ingestDir, 'captions.arrow'), captionsTable(rows));
 }
 
 async function addImages(ws: Workspace, names: string[], seedBase = 0): Promise<void> {

@@ -5,9 +5,10 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Field, Float32, Float64, Int32, List, Schema, Table, Utf8, makeVector, vectorFromArray, type Vector } from 'apache-arrow';
+import { Field, Float32, Float64, Int32, List, Schema, Table, Utf8, vectorFromArray, type Vector } from 'apache-arrow';
 import sharp from 'sharp';
 import { writeArrowFile } from '@captioner/core/node';
+import { captionsTable, type CaptionRow } from '@captioner/ingest';
 
 export const GRID: [number, number] = [8, 8];
 export const LOCATIONS = GRID[0] * GRID[1];
@@ -75,31 +76,14 @@ export async function makeFixture(opts: FixtureOptions = {}): Promise<Fixture> {
   }
 
   // ingest: 5 captions per image (the last image has 3, as a real corpus may), relative imagesDir.
-  const rows: { image: string; caption: string; idx: number; split: string }[] = [];
+  const rows: CaptionRow[] = [];
   images.forEach((image, i) => {
     const n = i === count - 1 ? 3 : 5;
     for (let k = 0; k < n; k++)
-      rows.push({ image, caption: `caption ${k + 1} of image ${i}: a dog runs on the grass with a red ball near the tree`, idx: k, split: i % 2 ? 'test' : 'train' });
+      rows.push({ image, caption: `caption ${k + 1} of image ${i}: a dog runs on the grass with a red ball near the tree`, captionIndex: k, split: i % 2 ? 'test' : 'train' });
   });
   mkdirSync(dir('ingest'), { recursive: true });
-  writeArrowFile(
-    join(dir('ingest'), 'captions.arrow'),
-    new Table({
-      image: vectorFromArray(
-        rows.map((r) => r.image),
-        new Utf8(),
-      ),
-      caption: vectorFromArray(
-        rows.map((r) => r.caption),
-        new Utf8(),
-      ),
-      caption_index: makeVector(Int32Array.from(rows.map((r) => r.idx))),
-      split: vectorFromArray(
-        rows.map((r) => r.split),
-        new Utf8(),
-      ),
-    }),
-  );
+  writeArrowFile(join(dir('ingest'), 'captions.arrow'), captionsTable(rows));
   writeFileSync(join(dir('ingest'), 'manifest.json'), JSON.stringify({ imagesDir: 'data/images', layout: 'kaggle', splitSource: 'test' }));
 
   if (withTrain) {
