@@ -10,7 +10,17 @@
  */
 import type { MobileNetLayer } from './backbones.js';
 import { ModelFormatError, tfPads } from './padding.js';
-import { dequantize, readTflite, TfliteFormatError, type FusedActivation, type TfliteModel, type TfliteOperator, type TfliteTensor } from './tflite.js';
+import {
+  dequantize,
+  readTflite,
+  TfliteFormatError,
+  type ConvOptions,
+  type DepthwiseOptions,
+  type FusedActivation,
+  type TfliteModel,
+  type TfliteOperator,
+  type TfliteTensor,
+} from './tflite.js';
 
 /** Where to cut: a feature layer, or the whole network (`logits` before the softmax, `probabilities` after). */
 export type MobileNetTarget = MobileNetLayer | 'logits' | 'probabilities';
@@ -243,15 +253,8 @@ function convNode(model: TfliteModel, op: TfliteOperator, inShape: number[], nam
     throw new TfliteFormatError(`${model.origin}: ${where}: ${what}`);
   };
   const depthwise = op.op === 'DEPTHWISE_CONV_2D';
-  const o = op.options as {
-    padding: 'SAME' | 'VALID';
-    strideH: number;
-    strideW: number;
-    dilationH: number;
-    dilationW: number;
-    activation: FusedActivation;
-    depthMultiplier?: number;
-  };
+  // The reader's conv options; depthMultiplier only on DEPTHWISE_CONV_2D.
+  const o = op.options as ConvOptions & Partial<Pick<DepthwiseOptions, 'depthMultiplier'>>;
   const [x, w, b] = op.inputs.map((i) => (i >= 0 ? model.tensors[i] : undefined));
   if (!w?.data) fail('weights are not a constant tensor');
   const weights = dequantize(w!, model.origin);
