@@ -8,8 +8,10 @@
  *
  * Anyone can check the committed numbers this way, or feed the same file to pycocoevalcap.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { CaptionerError } from '@captioner/core';
+import { readJsonLines } from '@captioner/core/node';
+import { predictionLineSchema } from '@captioner/evaluate/contract';
 import { cocoTokenize, scoreCaptions, METRIC_NAMES } from '@captioner/metrics';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { fields: { type: 'string', default: 'greedy,beam' } } });
@@ -18,26 +20,22 @@ if (positionals.length !== 1) {
   process.exit(2);
 }
 const file = positionals[0];
-const fields = values.fields!.split(',').filter(Boolean);
-const rows = readFileSync(file, 'utf8')
-  .split('\n')
-  .map((line, i) => ({ line, n: i + 1 }))
-  .filter(({ line }) => line.trim() !== '')
-  .map(({ line, n }) => {
-    let row: Record<string, unknown>;
-    try {
-      row = JSON.parse(line) as Record<string, unknown>;
-    } catch (err) {
-      throw new Error(`${file}:${n}: not JSON (${(err as Error).message})`, { cause: err });
-    }
-    if (!Array.isArray(row.references) || row.references.some((r) => typeof r !== 'string')) throw new Error(`${file}:${n}: field "references" must be an array of strings`);
-    for (const f of fields) if (typeof row[f] !== 'string') throw new Error(`${file}:${n}: field "${f}" must be a string`);
-    return row as Record<string, string> & { references: string[] };
-  });
+const CAPTION_FIELDS = ['greedy', 'beam', 'nearestNeighbour'] as const;
+const fields = values.fields!.split(',').filter(Boolean) as (typeof CAPTION_FIELDS)[number][];
+const unknown = fields.filter((f) => !(CAPTION_FIELDS as readonly string[]).includes(f));
+if (unknown.length > 0) {
+  process.stderr.write(`--fields: unknown caption field(s) ${unknown.join(', ')}; predictions.jsonl has ${CAPTION_FIELDS.join(', ')}\n`);
+  process.exit(2);
+}
+// evaluate's own contract for the file: names the line and field of anything malformed.
+const rows = readJsonLines(file, predictionLineSchema);
+rows.forEach((row, i) => {
+  for (const f of fields) if (typeof row[f] !== 'string') throw new CaptionerError(`${file}: line ${i + 1} has no "${f}" caption`);
+});
 const references = rows.map((r) => r.references.map(cocoTokenize));
 console.log(`${file}: ${rows.length} images, x100`);
 console.log(['decoding'.padEnd(10), ...METRIC_NAMES.map((m) => m.padStart(8))].join(''));
 for (const f of fields) {
-  const { corpus } = scoreCaptions(rows.map((r, i) => ({ candidate: cocoTokenize(r[f]), references: references[i] })));
+  const { corpus } = scoreCaptions(rows.map((r, i) => ({ candidate: cocoTokenize(r[f]!), references: references[i] })));
   console.log([f.padEnd(10), ...METRIC_NAMES.map((m) => (corpus[m] * 100).toFixed(2).padStart(8))].join(''));
 }
